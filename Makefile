@@ -1,0 +1,80 @@
+# lua-paddle: build, test and package the Lua C modules.
+#   make              build for Lua 5.4 into build/5.4
+#   make LUA=luajit   build for LuaJIT 2.1 (OpenResty's ABI) into build/luajit
+#   make deps         install the Debian packages listed in .ci/debian-packages
+#   make test         deps, warning-free builds for both, luacheck, every suite
+#   make demo         run examples/demo.lua against the local emulator
+
+LUA ?= lua5.4
+ifeq ($(LUA),luajit)
+  LUA_INC ?= /usr/include/luajit-2.1
+  BUILD ?= build/luajit
+else
+  LUA_INC ?= /usr/include/lua5.4
+  BUILD ?= build/5.4
+endif
+
+CC ?= cc
+OPT ?= -O2 -g
+WARN := -std=c99 -Wall -Wextra -Wshadow -pedantic -Wmissing-prototypes
+ALL_CFLAGS = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
+  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$(LUA_INC) -Icsrc $(CFLAGS)
+SHARED := -shared
+
+CORE_SRC := csrc/core.c csrc/encoding.c csrc/session.c csrc/webhook.c
+CURL_SRC := csrc/curl.c
+HEADERS := $(wildcard csrc/*.h)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PACKAGES := $(shell grep -v '^\#' .ci/debian-packages)
+
+.PHONY: all build-all deps test lint demo bench fuzz test-valgrind test-asan clean
+
+all: $(BUILD)/paddle/core.so $(BUILD)/paddle/curl.so
+
+$(BUILD)/paddle/core.so: $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CORE_SRC) $(SHARED) $(LDFLAGS) -lcrypto
+
+$(BUILD)/paddle/curl.so: $(CURL_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CURL_SRC) $(SHARED) $(LDFLAGS) -lcurl
+
+build-all:
+	$(MAKE) LUA=lua5.4 all
+	$(MAKE) LUA=luajit all
+
+# Idempotent: installs only what is missing, refreshing the package lists first.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+# Every build in the test run is warning-free: -Werror, rebuilt from scratch.
+test: deps
+	$(MAKE) -B LUA=lua5.4 WERROR=-Werror all
+	$(MAKE) -B LUA=luajit WERROR=-Werror all
+	spec/run
+
+lint:
+	luacheck -q .
+
+demo: deps
+	$(MAKE) LUA=lua5.4 all
+	bin/run-demo
+
+bench: deps
+	$(MAKE) LUA=lua5.4 all
+	bench/run
+
+test-valgrind: deps
+	$(MAKE) LUA=lua5.4 OPT="-O0 -g" BUILD=build/valgrind -B all
+	spec/run-valgrind
+
+clean:
+	rm -rf build

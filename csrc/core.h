@@ -1,0 +1,17 @@
+/*
+ * core.h: what the parts of the paddle.core module share. Nothing here is
+ * exported from the shared object (-fvisibility=hidden); each part adds its
+ * functions to the module table on top of the stack.
+ */
+#ifndef PADDLE_CORE_H
+#define PADDLE_CORE_H
+
+#include "compat.h"
+
+#define PADDLE_VERSION "0.1.0"
+
+void paddle_open_encoding(lua_State *L); /* encoding.c: hex, percent-encoding */
+void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
+void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */
+
+#endif
