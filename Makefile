@@ -21,8 +21,9 @@ ALL_CFLAGS = $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
   -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$(LUA_INC) -Icsrc $(CFLAGS)
 SHARED := -shared
 
-CORE_SRC := csrc/core.c csrc/encoding.c csrc/session.c csrc/webhook.c
+# paddle.core is every csrc/*.c but the libcurl transport.
 CURL_SRC := csrc/curl.c
+CORE_SRC := $(filter-out $(CURL_SRC),$(wildcard csrc/*.c))
 HEADERS := $(wildcard csrc/*.h)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -70,7 +71,11 @@ demo: deps
 
 bench: deps
 	$(MAKE) LUA=lua5.4 all
+	$(MAKE) LUA=luajit all
 	bench/run
+
+fuzz: deps
+	fuzz/run
 
 test-valgrind: deps
 	$(MAKE) LUA=lua5.4 OPT="-O0 -g" BUILD=build/valgrind -B all
