@@ -1,8 +1,371 @@
 /*
- * Session: the API key, retry policy and pacing (filled in by the C core work).
+ * Session: one client's API key, retry policy and request pacing.
+ *
+ * The retry/pacing policy lives here so that both transports (libcurl and
+ * OpenResty cosockets) follow exactly the same rules: the transport performs
+ * one HTTP exchange, asks the session what to do next, and sleeps with its
+ * own sleep function. Times are seconds as doubles on the caller's clock
+ * (core.monotonic() or ngx.now()), so the policy itself never sleeps.
  */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "core.h"
+#include "session.h"
+
+/* Pacing keeps this safety margin (a fraction of the window) so that network
+ * jitter cannot squeeze one request too many into the server's window. */
+#define PACING_MARGIN 0.01
+
+static paddle_session *check_session(lua_State *L, int idx) {
+  paddle_session *s = (paddle_session *)luaL_checkudata(L, idx, PADDLE_SESSION_MT);
+  if (s->key == NULL) luaL_argerror(L, idx, "session is closed");
+  return s;
+}
+
+static void session_release(paddle_session *s) {
+  if (s->key != NULL) {
+    memset(s->key, 0, s->key_len); /* don't leave the key in freed memory */
+    free(s->key);
+    s->key = NULL;
+  }
+  free(s->sent_at);
+  s->sent_at = NULL;
+}
+
+static int l_session_close(lua_State *L) {
+  session_release((paddle_session *)luaL_checkudata(L, 1, PADDLE_SESSION_MT));
+  return 0;
+}
+
+static int l_session_tostring(lua_State *L) {
+  paddle_session *s = (paddle_session *)luaL_checkudata(L, 1, PADDLE_SESSION_MT);
+  lua_pushfstring(L, "paddle.Session (%s)", s->key ? "key redacted" : "closed");
+  return 1;
+}
+
+static double opt_number_field(lua_State *L, int t, const char *name, double def,
+                               double min) {
+  double v;
+  lua_getfield(L, t, name);
+  if (lua_isnil(L, -1)) v = def;
+  else if (lua_type(L, -1) != LUA_TNUMBER)
+    return luaL_error(L, "session option '%s' must be a number", name);
+  else v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v >= min)) /* also rejects NaN */
+    return luaL_error(L, "session option '%s' must be >= %f", name, min);
+  return v;
+}
+
+/* core.session{ api_key=, max_retries=, max_retry_wait=, backoff_base=,
+ *               rate_requests=, rate_per= } -> session */
+static int l_session_new(lua_State *L) {
+  paddle_session *s;
+  const char *key;
+  size_t key_len;
+  double rate_requests;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  /* The userdata exists (with its __gc) before anything is malloc'd. */
+  s = (paddle_session *)lua_newuserdata(L, sizeof *s);
+  memset(s, 0, sizeof *s);
+  luaL_setmetatable(L, PADDLE_SESSION_MT);
+
+  lua_getfield(L, 1, "api_key");
+  key = lua_tolstring(L, -1, &key_len);
+  if (lua_type(L, -1) != LUA_TSTRING || key_len == 0)
+    return luaL_error(L, "session option 'api_key' must be a non-empty string");
+  s->key = (char *)malloc(key_len + 1);
+  if (s->key == NULL) return luaL_error(L, "out of memory");
+  memcpy(s->key, key, key_len + 1);
+  s->key_len = key_len;
+  lua_pop(L, 1);
+
+  s->max_retries = (int)opt_number_field(L, 1, "max_retries", 3, 0);
+  s->max_retry_wait = opt_number_field(L, 1, "max_retry_wait", 60, 0);
+  s->backoff_base = opt_number_field(L, 1, "backoff_base", 0.5, 0);
+  rate_requests = opt_number_field(L, 1, "rate_requests", 0, 0);
+  s->rate_per = opt_number_field(L, 1, "rate_per", 0, 0);
+  if (rate_requests > 100000) return luaL_error(L, "session option 'rate_requests' is too large");
+  s->rate_requests = (int)rate_requests;
+  if (s->rate_requests > 0 && s->rate_per > 0) {
+    s->sent_at = (double *)calloc((size_t)s->rate_requests, sizeof *s->sent_at);
+    if (s->sent_at == NULL) return luaL_error(L, "out of memory");
+  }
+  s->rng = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)s << 16) ^ 0x9e3779b97f4a7c15ULL;
+  if (s->rng == 0) s->rng = 1;
+  return 1;
+}
+
+/* ---------------------------------------------------------------- pacing */
+
+/* s:acquire(now) -> 0 when the caller may send now (the send is recorded),
+ * or the seconds to wait and why ("blocked" after a 429, else "pacing"). */
+static int l_session_acquire(lua_State *L) {
+  paddle_session *s = check_session(L, 1);
+  double now = luaL_checknumber(L, 2);
+  if (now < s->blocked_until) {
+    lua_pushnumber(L, s->blocked_until - now);
+    lua_pushliteral(L, "blocked");
+    return 2;
+  }
+  if (s->sent_at != NULL) {
+    if (s->sent_count == s->rate_requests) {
+      /* The ring is full: its oldest entry is the one about to be replaced. */
+      double ready = s->sent_at[s->sent_next] + s->rate_per * (1 + PACING_MARGIN);
+      if (now < ready) {
+        lua_pushnumber(L, ready - now);
+        lua_pushliteral(L, "pacing");
+        return 2;
+      }
+    } else {
+      s->sent_count++;
+    }
+    s->sent_at[s->sent_next] = now;
+    s->sent_next = (s->sent_next + 1) % s->rate_requests;
+  }
+  lua_pushnumber(L, 0);
+  return 1;
+}
+
+/* ------------------------------------------------------------ Retry-After */
+
+static const char *const month_names[] = {
+  "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+static int month_index(const char *m) {
+  int i;
+  for (i = 0; i < 12; i++)
+    if (strncmp(m, month_names[i], 3) == 0) return i;
+  return -1;
+}
+
+/* HTTP-date (RFC 9110 5.6.7): IMF-fixdate, obsolete RFC 850 and asctime. */
+static int parse_http_date(const char *v, time_t *out) {
+  struct tm tm;
+  char wkday[16], mon[4];
+  int day, year, hh, mm, ss, n = 0;
+  memset(&tm, 0, sizeof tm);
+  if (sscanf(v, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d GMT%n",
+             wkday, &day, mon, &year, &hh, &mm, &ss, &n) == 7 && n > 0) {
+    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+  } else if (sscanf(v, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n",
+                    wkday, &day, mon, &year, &hh, &mm, &ss, &n) == 7 && n > 0) {
+    year += year < 70 ? 2000 : 1900; /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+  } else if (sscanf(v, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n",
+                    wkday, mon, &day, &hh, &mm, &ss, &year, &n) == 7 && n > 0) {
+    /* asctime: Sun Nov  6 08:49:37 1994 */
+  } else {
+    return 0;
+  }
+  while (v[n] == ' ') n++;
+  if (v[n] != '\0') return 0;
+  tm.tm_mon = month_index(mon);
+  if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return 0;
+  tm.tm_mday = day;
+  tm.tm_year = year - 1900;
+  tm.tm_hour = hh;
+  tm.tm_min = mm;
+  tm.tm_sec = ss;
+  *out = timegm(&tm);
+  return *out != (time_t)-1;
+}
+
+/* Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date
+ * (relative to wall_now). Returns -1 when the value is not understood. */
+static double retry_after_seconds(const char *v, double wall_now) {
+  const char *p = v;
+  time_t when;
+  while (*p == ' ' || *p == '\t') p++;
+  if (isdigit((unsigned char)*p)) {
+    double secs = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+      secs = secs * 10 + (*p - '0');
+      if (secs > 1e9) return -1;
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    return *p == '\0' ? secs : -1;
+  }
+  if (parse_http_date(p, &when)) {
+    double d = (double)when - wall_now;
+    return d > 0 ? d : 0;
+  }
+  return -1;
+}
+
+static double wall_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* core.retry_after(value [, wall_now]) -> seconds | nil */
+static int l_retry_after(lua_State *L) {
+  const char *v = luaL_checkstring(L, 1);
+  double d = retry_after_seconds(v, luaL_optnumber(L, 2, wall_clock()));
+  if (d < 0) lua_pushnil(L);
+  else lua_pushnumber(L, d);
+  return 1;
+}
+
+/* ----------------------------------------------------------------- retries */
+
+static double next_random(paddle_session *s) { /* uniform in [0, 1) */
+  uint64_t x = s->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  s->rng = x;
+  return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+/* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^(n-1))]. */
+static double backoff_delay(paddle_session *s, int attempt) {
+  double ceiling = s->backoff_base;
+  int i;
+  for (i = 1; i < attempt && ceiling < s->max_retry_wait; i++) ceiling *= 2;
+  if (ceiling > s->max_retry_wait) ceiling = s->max_retry_wait;
+  return ceiling * next_random(s);
+}
+
+static int is_retryable_status(int status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 ||
+         status == 504 || (status >= 520 && status <= 524);
+}
+
+/* Failures after which the same request may simply be tried again. */
+static int is_transient_failure(const char *code) {
+  return strcmp(code, "connect_error") == 0 || strcmp(code, "timeout") == 0 ||
+         strcmp(code, "connection_reset") == 0 || strcmp(code, "truncated_body") == 0;
+}
+
+/* POST has no idempotency key at Paddle: a second send could create a second
+ * customer. Every other method the API uses is safe to repeat. */
+static int is_idempotent(const char *method) {
+  return strcmp(method, "POST") != 0;
+}
+
+static int push_retry(lua_State *L, double wait) {
+  lua_pushliteral(L, "retry");
+  lua_pushnumber(L, wait);
+  return 2;
+}
+
+/* s:decide(method, attempt, status, failure, sent, retry_after, now)
+ *   -> "done" | "retry", wait | "give_up", retry_after
+ * status is the HTTP status (nil after a transport failure); failure is the
+ * transport's error code; sent tells whether any request bytes left. */
+static int l_session_decide(lua_State *L) {
+  paddle_session *s = check_session(L, 1);
+  const char *method = luaL_checkstring(L, 2);
+  int attempt = (int)luaL_checkinteger(L, 3);
+  int status = (int)luaL_optinteger(L, 4, 0);
+  const char *failure = luaL_optstring(L, 5, NULL);
+  int sent = lua_toboolean(L, 6);
+  const char *retry_after = luaL_optstring(L, 7, NULL);
+  double now = luaL_checknumber(L, 8);
+  int retries_left = attempt <= s->max_retries;
+  double wait = -1;
+
+  if (status == 0) { /* the exchange failed before a response arrived */
+    if (failure == NULL || !is_transient_failure(failure) || !retries_left)
+      goto done;
+    if (!is_idempotent(method) && sent) goto done;
+    return push_retry(L, backoff_delay(s, attempt));
+  }
+
+  if (!is_retryable_status(status)) goto done;
+  if (retry_after != NULL) wait = retry_after_seconds(retry_after, wall_clock());
+  if (status == 429) {
+    /* Paddle blocks the whole IP: every request of this client waits. */
+    if (wait < 0) wait = backoff_delay(s, attempt);
+    if (now + wait > s->blocked_until) s->blocked_until = now + wait;
+  } else if (!is_idempotent(method)) {
+    goto done;
+  }
+  if (!retries_left) goto done;
+  if (wait < 0) wait = backoff_delay(s, attempt);
+  if (wait > s->max_retry_wait) {
+    lua_pushliteral(L, "give_up");
+    lua_pushnumber(L, wait);
+    return 2;
+  }
+  return push_retry(L, wait);
+
+done:
+  lua_pushliteral(L, "done");
+  return 1;
+}
+
+/* core.bearer(session) -> "Bearer <key>", for transports written in Lua
+ * (cosockets). Never stored: built per request. */
+static int l_bearer(lua_State *L) {
+  paddle_session *s = check_session(L, 1);
+  lua_pushliteral(L, "Bearer ");
+  lua_pushlstring(L, s->key, s->key_len);
+  lua_concat(L, 2);
+  return 1;
+}
+
+/* ------------------------------------------------------------------ clock */
+
+/* core.monotonic() -> seconds on a clock that never jumps. */
+static int l_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.sleep(seconds): blocks the thread; the libcurl transport's sleep. */
+static int l_sleep(lua_State *L) {
+  double secs = luaL_checknumber(L, 1);
+  struct timespec ts;
+  if (!(secs > 0)) return 0;
+  ts.tv_sec = (time_t)secs;
+  ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0) { /* resume after a signal */ }
+  return 0;
+}
+
+static const luaL_Reg session_methods[] = {
+  {"acquire", l_session_acquire},
+  {"decide", l_session_decide},
+  {"close", l_session_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg session_funcs[] = {
+  {"session", l_session_new},
+  {"bearer", l_bearer},
+  {"retry_after", l_retry_after},
+  {"monotonic", l_monotonic},
+  {"sleep", l_sleep},
+  {NULL, NULL}
+};
 
 void paddle_open_session(lua_State *L) {
-  (void)L;
+  if (luaL_newmetatable(L, PADDLE_SESSION_MT)) {
+    lua_newtable(L);
+    luaL_setfuncs(L, session_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_session_close);
+    lua_setfield(L, -2, "__gc");
+#ifdef PADDLE_HAS_CLOSE
+    lua_pushcfunction(L, l_session_close);
+    lua_setfield(L, -2, "__close");
+#endif
+    lua_pushcfunction(L, l_session_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "paddle.Session");
+    lua_setfield(L, -2, "__name");
+    lua_pushboolean(L, 0); /* getmetatable(session) reveals nothing */
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_pop(L, 1);
+  luaL_setfuncs(L, session_funcs, 0);
 }
