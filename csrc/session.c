@@ -102,33 +102,86 @@ static int l_session_new(lua_State *L) {
 
 /* ---------------------------------------------------------------- pacing */
 
+/* The sliding window shared by per-client pacing and the cross-worker
+ * limiter of OpenResty (which keeps the ring in an ngx.shared dict): returns 0
+ * and records the send when one may go now, else the seconds to wait. */
+static double window_take(double *ring, int size, int *count, int *next, double per,
+                          double now) {
+  if (*count == size) {
+    /* The ring is full: its oldest entry is the one about to be replaced. */
+    double ready = ring[*next] + per * (1 + PACING_MARGIN);
+    if (now < ready) return ready - now;
+  } else {
+    (*count)++;
+  }
+  ring[*next] = now;
+  *next = (*next + 1) % size;
+  return 0;
+}
+
 /* s:acquire(now) -> 0 when the caller may send now (the send is recorded),
  * or the seconds to wait and why ("blocked" after a 429, else "pacing"). */
 static int l_session_acquire(lua_State *L) {
   paddle_session *s = check_session(L, 1);
   double now = luaL_checknumber(L, 2);
+  double wait = 0;
   if (now < s->blocked_until) {
     lua_pushnumber(L, s->blocked_until - now);
     lua_pushliteral(L, "blocked");
     return 2;
   }
-  if (s->sent_at != NULL) {
-    if (s->sent_count == s->rate_requests) {
-      /* The ring is full: its oldest entry is the one about to be replaced. */
-      double ready = s->sent_at[s->sent_next] + s->rate_per * (1 + PACING_MARGIN);
-      if (now < ready) {
-        lua_pushnumber(L, ready - now);
-        lua_pushliteral(L, "pacing");
-        return 2;
-      }
-    } else {
-      s->sent_count++;
-    }
-    s->sent_at[s->sent_next] = now;
-    s->sent_next = (s->sent_next + 1) % s->rate_requests;
+  if (s->sent_at != NULL)
+    wait = window_take(s->sent_at, s->rate_requests, &s->sent_count, &s->sent_next, s->rate_per, now);
+  lua_pushnumber(L, wait);
+  if (wait == 0) return 1;
+  lua_pushliteral(L, "pacing");
+  return 2;
+}
+
+/* s:blocked_until([t]) -> the time before which no request may go (after a
+ * 429); with t, extends the block to t (a block learnt from another worker). */
+static int l_session_blocked_until(lua_State *L) {
+  paddle_session *s = check_session(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    double t = luaL_checknumber(L, 2);
+    if (t > s->blocked_until) s->blocked_until = t;
   }
-  lua_pushnumber(L, 0);
+  lua_pushnumber(L, s->blocked_until);
   return 1;
+}
+
+/* core.window_acquire(state, requests, per, now) -> wait, new_state
+ * The same window over a packed state string (nil = empty), for limiters
+ * whose state lives outside the process's heap. */
+typedef struct {
+  int count, next;
+} window_header;
+
+static int l_window_acquire(lua_State *L) {
+  size_t len;
+  const char *state = luaL_optlstring(L, 1, NULL, &len);
+  lua_Integer requests = luaL_checkinteger(L, 2);
+  double per = luaL_checknumber(L, 3);
+  double now = luaL_checknumber(L, 4);
+  size_t size;
+  window_header *h;
+  double wait;
+  luaL_argcheck(L, requests >= 1 && requests <= 100000, 2, "must be in 1..100000");
+  luaL_argcheck(L, per > 0, 3, "must be > 0");
+  size = sizeof(window_header) + (size_t)requests * sizeof(double);
+  /* Scratch memory owned by Lua: nothing to free if an error unwinds. */
+  h = (window_header *)lua_newuserdata(L, size);
+  if (state != NULL && len == size) {
+    memcpy(h, state, size);
+    if (h->count < 0 || h->count > requests || h->next < 0 || h->next >= requests)
+      memset(h, 0, size);
+  } else {
+    memset(h, 0, size); /* no state yet, or the limit changed: start afresh */
+  }
+  wait = window_take((double *)(h + 1), (int)requests, &h->count, &h->next, per, now);
+  lua_pushnumber(L, wait);
+  lua_pushlstring(L, (const char *)h, size);
+  return 2;
 }
 
 /* ------------------------------------------------------------ Retry-After */
@@ -335,6 +388,7 @@ static int l_sleep(lua_State *L) {
 static const luaL_Reg session_methods[] = {
   {"acquire", l_session_acquire},
   {"decide", l_session_decide},
+  {"blocked_until", l_session_blocked_until},
   {"close", l_session_close},
   {NULL, NULL}
 };
@@ -343,6 +397,7 @@ static const luaL_Reg session_funcs[] = {
   {"session", l_session_new},
   {"bearer", l_bearer},
   {"retry_after", l_retry_after},
+  {"window_acquire", l_window_acquire},
   {"monotonic", l_monotonic},
   {"sleep", l_sleep},
   {NULL, NULL}
