@@ -10,8 +10,11 @@
 
 #define PADDLE_VERSION "0.1.0"
 
-void paddle_open_encoding(lua_State *L); /* encoding.c: hex, percent-encoding */
-void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
-void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */
+/* Hidden even when a build (LuaRocks' builtin) omits -fvisibility=hidden. */
+#define PADDLE_INTERNAL __attribute__((visibility("hidden")))
+
+PADDLE_INTERNAL void paddle_open_encoding(lua_State *L); /* encoding.c: hex, percent-encoding */
+PADDLE_INTERNAL void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
+PADDLE_INTERNAL void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */
 
 #endif

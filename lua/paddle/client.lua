@@ -212,15 +212,29 @@ end
 function _M.new(opts)
   local valid, o = pcall(_M.check_options, opts)
   if not valid then error(o, 2) end
+  if o.shared_dict and not ngx then error("paddle.new: option 'shared_dict' needs OpenResty", 2) end
+  -- With a shared dict the window lives there; the session keeps the key,
+  -- the retry policy and this client's view of the 429 block.
+  local own_window = o.rate_limit and not o.shared_dict
   local session = core.session {
     api_key = o.api_key,
     max_retries = o.max_retries,
     max_retry_wait = o.max_retry_wait,
     backoff_base = o.backoff_base,
-    rate_requests = o.rate_limit and o.rate_limit.requests or 0,
-    rate_per = o.rate_limit and o.rate_limit.per or 0,
+    rate_requests = own_window and o.rate_limit.requests or 0,
+    rate_per = own_window and o.rate_limit.per or 0,
   }
   o.api_key = nil
+  local limiter
+  if o.shared_dict then
+    local ok, shared = pcall(require("paddle.ngx.limiter").new, o.shared_dict, o.rate_limit, session)
+    if not ok then error(shared, 2) end
+    limiter = shared
+  end
+  local function acquire(t)
+    if limiter then return limiter.acquire(t) end
+    return session:acquire(t)
+  end
   local base_url, origin = o.base_url, url.origin(o.base_url)
   local on_request = o.on_request
   local transports = {}
@@ -301,7 +315,7 @@ function _M.new(opts)
 
     local attempt = 0
     while true do
-      local wait, why = session:acquire(now())
+      local wait, why = acquire(now())
       if wait > 0 then
         if why == "blocked" and wait > o.max_retry_wait then
           return nil, errors.new {
@@ -318,6 +332,7 @@ function _M.new(opts)
         local retry_after = res and res.headers["retry-after"]
         local action, delay = session:decide(method, attempt, res and res.status,
           failure and failure.code, failure and failure.sent, retry_after, now())
+        if limiter and res and res.status == 429 then limiter.share_block() end
         if on_request then
           on_request {
             method = method, url = full, attempt = attempt, transport = t.name,

@@ -1,0 +1,62 @@
+rockspec_format = "3.0"
+package = "lua-paddle"
+version = "scm-1"
+
+-- `luarocks make` builds from this checkout; the source URL is only used by
+-- `luarocks install` of a published rock.
+source = {
+  url = "git+https://github.com/lua-paddle/lua-paddle.git",
+}
+
+description = {
+  summary = "Paddle Billing customers from Lua 5.4 and OpenResty",
+  detailed = [[
+A small C core (libcurl HTTP, retries with backoff, rate-limit pacing,
+webhook HMAC verification with OpenSSL) under a Lua API returning plain
+tables: paddle.new{...}.customers.list/get/create/update/ensure, addresses,
+businesses, payment methods, subscriptions, events, webhooks. Ships a local
+Paddle emulator (bin/paddle-mock, nginx + the Lua module).
+]],
+  license = "MIT",
+  labels = { "paddle", "billing", "openresty", "http" },
+}
+
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+
+-- Library-only entries: gcc finds curl's multiarch header
+-- (/usr/include/x86_64-linux-gnu/curl/curl.h) by itself.
+external_dependencies = {
+  CURL = { library = "curl" },
+  OPENSSL = { library = "crypto" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["paddle.core"] = {
+      sources = { "csrc/core.c", "csrc/encoding.c", "csrc/session.c", "csrc/signature.c", "csrc/webhook.c" },
+      defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
+      incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
+      libraries = { "crypto" },
+    },
+    ["paddle.curl"] = {
+      sources = { "csrc/curl.c" },
+      defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
+      incdirs = { "csrc" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl" },
+    },
+    -- @LUA_MODULES@ (kept in sync with lua/ by spec/03-rockspec_spec.lua)
+  },
+  install = {
+    bin = { "bin/paddle-mock" },
+  },
+}
+
+test = {
+  type = "busted",
+}
