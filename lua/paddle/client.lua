@@ -155,10 +155,8 @@ function _M.check_options(opts)
 end
 
 -- True inside an nginx phase where cosockets work.
-local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true, ssl_cert = true,
-  ssl_session_fetch = true }
 local function cosockets_available()
-  return ngx ~= nil and type(ngx.get_phase) == "function" and COSOCKET_PHASES[ngx.get_phase()] == true
+  return ngx ~= nil and require("paddle.ngx.http").available()
 end
 
 local function user_agent(transport_name, transport_version)

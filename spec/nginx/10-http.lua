@@ -1,0 +1,507 @@
+-- paddle.ngx.http, the cosocket HTTP/1.1 client, against the backends of
+-- 10-http.server.conf (plain, on the test server) and 10-http.http.conf (TLS).
+local http = require "paddle.ngx.http"
+
+local char = string.char
+local concat = table.concat
+local rep = string.rep
+
+local ngx = ngx
+
+-- A pool name no other test uses, so `reused` only reflects this test.
+local pool_seq = 0
+local function new_pool(name)
+  pool_seq = pool_seq + 1
+  return "10-http:" .. name .. ":" .. ngx.worker.pid() .. ":" .. pool_seq .. ":" .. ngx.now()
+end
+
+local function get(t, path, opts)
+  opts = opts or {}
+  opts.url = opts.url or t.url(path)
+  local res, err = http.request(opts)
+  if not res then t.fail("request to " .. opts.url .. " failed: " .. tostring(err)) end
+  return res
+end
+
+local function raw(t, case, opts)
+  opts = opts or {}
+  opts.url = t.url("/raw?case=" .. case)
+  return http.request(opts)
+end
+
+local function binary(size)
+  local bytes = {}
+  for i = 0, 255 do bytes[#bytes + 1] = char(i) end
+  local block = concat(bytes) .. "\0\r\n\0"
+  return (rep(block, math.ceil(size / #block)):sub(1, size))
+end
+
+local function tls_url(t, port_index, path)
+  return "https://paddle.test:" .. t.env.ports[port_index] .. (path or "/")
+end
+
+return {
+  -- Bodies and framing ------------------------------------------------------
+  {
+    name = "Content-Length body",
+    fn = function(t)
+      local res = get(t, "/cl")
+      t.equal(res.status, 200)
+      t.equal(res.reason, "OK")
+      t.equal(res.body, "hello world")
+      t.equal(res.headers["content-length"], "11")
+      t.equal(res.reused, false)
+    end,
+  },
+  {
+    name = "chunked body from nginx (several flushed chunks), connection reused after",
+    fn = function(t)
+      local pool = new_pool("chunked")
+      local res = get(t, "/chunked", { pool = pool })
+      t.equal(res.status, 200)
+      t.equal(res.headers["transfer-encoding"], "chunked")
+      t.equal(res.headers["content-length"], nil)
+      t.equal(res.body, "piece1;piece2;piece3;piece4;piece5;" .. rep("z", 70000))
+      local again = get(t, "/conn", { pool = pool })
+      t.equal(again.reused, true, "the chunked body was consumed exactly, so the connection was pooled")
+      t.equal(again.body, res.headers["x-conn"], "same server connection")
+    end,
+  },
+  {
+    name = "chunked body with chunk extensions and trailers (trailers ignored)",
+    fn = function(t)
+      local res, err = raw(t, "chunked_ext")
+      t.truthy(res, tostring(err))
+      t.equal(res.body, "hello world!")
+      t.equal(res.headers["content-type"], "text/plain")
+      t.equal(res.headers["x-trailer"], nil)
+    end,
+  },
+  {
+    name = "HTTP/1.0 body delimited by the server closing",
+    fn = function(t)
+      local res, err = raw(t, "http10")
+      t.truthy(res, tostring(err))
+      t.equal(res.status, 200)
+      t.equal(res.body, "until the server closes")
+    end,
+  },
+  {
+    name = "HTTP/1.1 body without Content-Length or chunked is read to the close",
+    fn = function(t)
+      local res, err = raw(t, "no_framing")
+      t.truthy(res, tostring(err))
+      t.equal(res.body, "read to the end")
+      t.equal(res.headers["x-a"], "b")
+    end,
+  },
+  {
+    name = "1xx informational responses are skipped",
+    fn = function(t)
+      local res, err = raw(t, "continue")
+      t.truthy(res, tostring(err))
+      t.equal(res.status, 201)
+      t.equal(res.body, "ok")
+    end,
+  },
+  {
+    name = "obsolete header line folding is joined with a space",
+    fn = function(t)
+      local res, err = raw(t, "folded")
+      t.truthy(res, tostring(err))
+      t.equal(res.headers["x-folded"], "one two")
+    end,
+  },
+  {
+    name = "204 and 304 have no body and keep the connection",
+    fn = function(t)
+      local pool = new_pool("nobody")
+      local res = get(t, "/no-content", { pool = pool })
+      t.equal(res.status, 204)
+      t.equal(res.body, "")
+      res = get(t, "/not-modified", { pool = pool })
+      t.equal(res.status, 304)
+      t.equal(res.body, "")
+      t.equal(res.reused, true)
+      res = get(t, "/cl", { pool = pool })
+      t.equal(res.body, "hello world")
+      t.equal(res.reused, true)
+    end,
+  },
+  {
+    name = "HEAD reads no body despite Content-Length, connection reused after",
+    fn = function(t)
+      local pool = new_pool("head")
+      local res = get(t, "/cl", { method = "HEAD", pool = pool })
+      t.equal(res.status, 200)
+      t.equal(res.headers["content-length"], "11")
+      t.equal(res.body, "")
+      local again = get(t, "/cl", { pool = pool })
+      t.equal(again.reused, true)
+      t.equal(again.body, "hello world")
+      t.equal(again.headers["x-conn"], res.headers["x-conn"])
+    end,
+  },
+
+  -- Keep-alive ----------------------------------------------------------------
+  {
+    name = "keep-alive: second request reuses the same server connection",
+    fn = function(t)
+      local pool = new_pool("ka")
+      local first = get(t, "/conn", { pool = pool })
+      local second = get(t, "/conn", { pool = pool })
+      t.equal(first.reused, false)
+      t.equal(second.reused, true)
+      t.equal(second.body, first.body, "the backend saw the same connection")
+      local other = get(t, "/conn", { pool = new_pool("ka-other") })
+      t.equal(other.reused, false, "another pool does not share connections")
+      t.truthy(other.body ~= first.body)
+    end,
+  },
+  {
+    name = "keep-alive: default pool per scheme/host/port reuses too",
+    fn = function(t)
+      -- The default pool is shared with other tests on this worker, so only
+      -- the second request's reuse is certain.
+      get(t, "/conn")
+      local second = get(t, "/conn")
+      t.equal(second.reused, true)
+    end,
+  },
+  {
+    name = "Connection: close from the server is not pooled",
+    fn = function(t)
+      local pool = new_pool("close")
+      local first = get(t, "/close", { pool = pool })
+      t.equal(first.headers.connection, "close")
+      local second = get(t, "/close", { pool = pool })
+      t.equal(second.reused, false)
+      t.truthy(second.body ~= first.body, "a new server connection")
+    end,
+  },
+  {
+    name = "Connection: close from the caller is sent and not pooled",
+    fn = function(t)
+      local pool = new_pool("caller-close")
+      local res = get(t, "/headers", { pool = pool, headers = { Connection = "close" } })
+      t.matches(res.body, "\r\nConnection: close\r\n")
+      t.falsy(res.body:find("keep-alive", 1, true))
+      local second = get(t, "/conn", { pool = pool })
+      t.equal(second.reused, false)
+    end,
+  },
+  {
+    name = "close-delimited body is not pooled",
+    fn = function(t)
+      local pool = new_pool("http10")
+      local res = raw(t, "http10", { pool = pool })
+      t.truthy(res)
+      local second = get(t, "/conn", { pool = pool })
+      t.equal(second.reused, false)
+    end,
+  },
+
+  -- Request encoding ------------------------------------------------------------
+  {
+    name = "request head: Host with port, Connection keep-alive, no Content-Length on GET",
+    fn = function(t)
+      local res = get(t, "/headers?a=1&b=%20", { headers = { ["X-Custom"] = "v", ["X-Num"] = 42 } })
+      local head = res.body
+      t.matches(head, "^GET /headers%?a=1&b=%%20 HTTP/1%.1\r\n")
+      t.matches(head, "\r\nHost: 127%.0%.0%.1:" .. t.env.port .. "\r\n")
+      t.matches(head, "\r\nConnection: keep%-alive\r\n")
+      t.matches(head, "\r\nX%-Custom: v\r\n")
+      t.matches(head, "\r\nX%-Num: 42\r\n")
+      t.falsy(head:find("Content-Length", 1, true), "no Content-Length without a body")
+    end,
+  },
+  {
+    name = "response header names are lowercased, repeated headers joined with ', '",
+    fn = function(t)
+      local res = get(t, "/headers")
+      t.equal(res.headers["x-dup"], "one, two")
+      t.equal(res.headers["x-mixed-case"], "Yes")
+      for name in pairs(res.headers) do
+        t.equal(name, name:lower(), "header names are lowercase")
+      end
+    end,
+  },
+  {
+    name = "POST binary body (NULs, CR, LF) arrives intact with its Content-Length",
+    fn = function(t)
+      local body = binary(300 * 1024)
+      local res = get(t, "/echo", { method = "POST", body = body,
+        headers = { ["Content-Type"] = "application/octet-stream" } })
+      t.equal(res.headers["x-method"], "POST")
+      t.equal(res.headers["x-got-length"], tostring(#body))
+      t.equal(#res.body, #body)
+      t.truthy(res.body == body, "echoed body is byte-identical")
+    end,
+  },
+  {
+    name = "POST without a body sends Content-Length: 0",
+    fn = function(t)
+      local res = get(t, "/echo", { method = "POST" })
+      t.equal(res.headers["x-got-length"], "0")
+      t.equal(res.body, "")
+    end,
+  },
+  {
+    name = "url given as scheme/host/port/path fields",
+    fn = function(t)
+      local res, err = http.request{ scheme = "http", host = "127.0.0.1", port = t.env.port, path = "/cl" }
+      t.truthy(res, tostring(err))
+      t.equal(res.body, "hello world")
+    end,
+  },
+
+  -- Failures ----------------------------------------------------------------------
+  {
+    name = "connect refused -> connect_error, sent = false",
+    fn = function(t)
+      local res, err = http.request{ url = t.url("/", t.env.unused_port), method = "POST", body = "x" }
+      t.transport_error(res, err, "connect_error")
+      t.equal(err.sent, false)
+      t.matches(tostring(err), "connect_error")
+    end,
+  },
+  {
+    name = "unresolvable host (no resolver) -> connect_error, sent = false",
+    fn = function(t)
+      local res, err = http.request{ url = "http://no-such-host.invalid/" }
+      t.transport_error(res, err, "connect_error")
+      t.equal(err.sent, false)
+    end,
+  },
+  {
+    name = "read timeout -> timeout, sent = true, within the budget",
+    fn = function(t)
+      ngx.update_time()
+      local start = ngx.now()
+      local res, err = http.request{ url = t.url("/slow"), timeout = 0.3 }
+      ngx.update_time()
+      local elapsed = ngx.now() - start
+      t.transport_error(res, err, "timeout")
+      t.equal(err.sent, true)
+      t.truthy(elapsed < 2, "gave up after " .. elapsed .. "s")
+    end,
+  },
+  {
+    name = "truncated Content-Length body -> truncated_body, sent = true",
+    fn = function(t)
+      local res, err = raw(t, "truncated")
+      t.transport_error(res, err, "truncated_body")
+      t.equal(err.sent, true)
+      t.matches(err.detail, "20 of 100")
+    end,
+  },
+  {
+    name = "chunked body cut off -> truncated_body",
+    fn = function(t)
+      local res, err = raw(t, "chunked_truncated")
+      t.transport_error(res, err, "truncated_body")
+      t.equal(err.sent, true)
+    end,
+  },
+  {
+    name = "closed before any response -> connection_reset, sent = true",
+    fn = function(t)
+      local res, err = raw(t, "reset", { method = "GET" })
+      t.transport_error(res, err, "connection_reset")
+      t.equal(err.sent, true)
+      t.equal(err.reused, false)
+    end,
+  },
+  {
+    name = "closed in the middle of the head -> connection_reset",
+    fn = function(t)
+      local res, err = raw(t, "half_head")
+      t.transport_error(res, err, "connection_reset")
+    end,
+  },
+  {
+    name = "garbage status line -> protocol_error",
+    fn = function(t)
+      local res, err = raw(t, "garbage")
+      t.transport_error(res, err, "protocol_error")
+      t.equal(err.sent, true)
+      res, err = raw(t, "bad_status")
+      t.transport_error(res, err, "protocol_error")
+    end,
+  },
+  {
+    name = "non-HTTP bytes fail fast, without waiting for the timeout",
+    fn = function(t)
+      ngx.update_time()
+      local start = ngx.now()
+      local res, err = raw(t, "garbage_hang", { timeout = 4 })
+      ngx.update_time()
+      t.transport_error(res, err, "protocol_error")
+      t.truthy(ngx.now() - start < 2)
+    end,
+  },
+  {
+    name = "malformed headers, chunk sizes, Content-Length -> protocol_error",
+    fn = function(t)
+      for _, case in ipairs{ "bad_header", "bad_chunk", "two_lengths" } do
+        local res, err = raw(t, case)
+        t.transport_error(res, err, "protocol_error")
+      end
+    end,
+  },
+  {
+    name = "response head over max_header_size -> protocol_error",
+    fn = function(t)
+      local res, err = raw(t, "huge_head")
+      t.transport_error(res, err, "protocol_error")
+      t.matches(err.detail, "larger than")
+    end,
+  },
+  {
+    name = "body over max_body_size -> protocol_error (Content-Length and chunked)",
+    fn = function(t)
+      local res, err = http.request{ url = t.url("/cl"), max_body_size = 10 }
+      t.transport_error(res, err, "protocol_error")
+      res, err = http.request{ url = t.url("/chunked"), max_body_size = 1000 }
+      t.transport_error(res, err, "protocol_error")
+    end,
+  },
+  {
+    name = "a failed request's connection is not pooled",
+    fn = function(t)
+      local pool = new_pool("after-error")
+      local res, err = http.request{ url = t.url("/slow"), timeout = 0.1, pool = pool }
+      t.transport_error(res, err, "timeout")
+      local again = get(t, "/conn", { pool = pool })
+      t.equal(again.reused, false)
+    end,
+  },
+
+  -- TLS --------------------------------------------------------------------------
+  {
+    name = "TLS: verified against the trusted CA, SNI = host; keep-alive skips the handshake",
+    fn = function(t)
+      local pool = new_pool("tls")
+      local opts = { url = tls_url(t, 1), address = "127.0.0.1", pool = pool }
+      local res, err = http.request(opts)
+      t.truthy(res, tostring(err))
+      t.matches(res.body, "^tls ok %d+$")
+      t.equal(res.reused, false)
+      local again
+      again, err = http.request{ url = tls_url(t, 1), address = "127.0.0.1", pool = pool }
+      t.truthy(again, tostring(err))
+      t.equal(again.reused, true)
+      t.equal(again.body, res.body, "same TLS connection")
+    end,
+  },
+  {
+    name = "TLS: SNI carries the host name",
+    fn = function(t)
+      local res, err = http.request{ url = tls_url(t, 4), address = "127.0.0.1" }
+      t.truthy(res, tostring(err))
+      t.equal(res.body, "sni paddle.test")
+    end,
+  },
+  {
+    name = "TLS: certificate for another name -> tls_error, sent = false",
+    fn = function(t)
+      local res, err = http.request{ url = tls_url(t, 2), address = "127.0.0.1", method = "POST",
+        body = "{}" }
+      t.transport_error(res, err, "tls_error")
+      t.equal(err.sent, false)
+    end,
+  },
+  {
+    name = "TLS: self-signed certificate not in the trust store -> tls_error",
+    fn = function(t)
+      local res, err = http.request{ url = tls_url(t, 3), address = "127.0.0.1" }
+      t.transport_error(res, err, "tls_error")
+      t.equal(err.sent, false)
+    end,
+  },
+  {
+    name = "TLS: ssl_verify = false accepts it, and never lends that connection to a verifying request",
+    fn = function(t)
+      local res, err = http.request{ url = tls_url(t, 3), address = "127.0.0.1", ssl_verify = false }
+      t.truthy(res, tostring(err))
+      t.equal(res.body, "self-signed")
+      res, err = http.request{ url = tls_url(t, 3), address = "127.0.0.1" }
+      t.transport_error(res, err, "tls_error")
+    end,
+  },
+
+  -- Concurrency and phases ----------------------------------------------------------
+  {
+    name = "50 concurrent requests (light threads) all succeed through one pool",
+    fn = function(t)
+      local pool = new_pool("concurrent")
+      local threads = {}
+      for i = 1, 50 do
+        threads[i] = ngx.thread.spawn(function()
+          return http.request{ url = t.url("/echo"), method = "POST", body = "req " .. i, pool = pool,
+            pool_size = 8 }
+        end)
+      end
+      for i = 1, 50 do
+        local ok, res, err = ngx.thread.wait(threads[i])
+        t.truthy(ok, "thread " .. i .. " died: " .. tostring(res))
+        t.truthy(res, "request " .. i .. ": " .. tostring(err))
+        t.equal(res.body, "req " .. i)
+      end
+    end,
+  },
+  {
+    name = "available(): true in content and timers, false in set and header_filter",
+    fn = function(t)
+      t.equal(http.available(), true)
+      local sema = require("ngx.semaphore").new()
+      local seen = {}
+      local ok, terr = ngx.timer.at(0, function()
+        seen.available = http.available()
+        seen.res, seen.err = http.request{ url = t.url("/cl") }
+        sema:post(1)
+      end)
+      t.truthy(ok, tostring(terr))
+      t.truthy(sema:wait(5), "timer finished")
+      t.equal(seen.available, true)
+      t.truthy(seen.res, tostring(seen.err))
+      t.equal(seen.res.body, "hello world")
+
+      t.equal(get(t, "/phase/set").body, "false")
+      local res = get(t, "/phase/header_filter")
+      t.equal(res.headers["x-avail"], "false")
+      t.equal(res.headers["x-raised"], "true", "request() raises where cosockets are disabled")
+    end,
+  },
+
+  -- API -------------------------------------------------------------------------------
+  {
+    name = "parse_url",
+    fn = function(t)
+      t.equal({ http.parse_url("https://api.paddle.com/customers?x=1#frag") },
+        { "https", "api.paddle.com", 443, "/customers?x=1" })
+      t.equal({ http.parse_url("HTTP://Example.COM:8080") }, { "http", "example.com", 8080, "/" })
+      t.equal({ http.parse_url("http://h?q=1") }, { "http", "h", 80, "/?q=1" })
+      for _, bad in ipairs{ "ftp://x/", "no-scheme", "http://", "http://h:0/", "http://h:99999/",
+        "http://user:pw@h/", "http://h/a b", "http://h:x/" } do
+        local ok = pcall(http.parse_url, bad)
+        t.falsy(ok, "rejects " .. bad)
+      end
+    end,
+  },
+  {
+    name = "misuse raises; header values never appear in the message",
+    fn = function(t)
+      local ok, err = pcall(http.request, { url = t.url("/cl"),
+        headers = { Authorization = "Bearer sk_secret\r\nX-Injected: 1" } })
+      t.falsy(ok)
+      t.matches(err, "Authorization")
+      t.falsy(err:find("sk_secret", 1, true), "no header value in the message")
+      t.falsy(pcall(http.request, { url = t.url("/cl"), method = "get" }))
+      t.falsy(pcall(http.request, { url = t.url("/cl"), body = 42 }))
+      t.falsy(pcall(http.request, { url = t.url("/cl"), timeout = -1 }))
+      t.falsy(pcall(http.request, { url = t.url("/cl"), headers = { ["Transfer-Encoding"] = "chunked" } }))
+      t.falsy(pcall(http.request, "http://x/"))
+    end,
+  },
+}
