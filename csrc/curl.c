@@ -327,6 +327,10 @@ static int l_handle_perform(lua_State *L) {
                    (strcmp(method, "GET") == 0 && body == NULL) ||
                    (strcmp(method, "POST") == 0 && body != NULL) ? NULL : method);
 
+  /* libcurl silently resends a request whose reused connection died before
+   * answering. Paddle may have created the customer by then: a POST always
+   * goes on a fresh connection, so it is sent exactly once. */
+  curl_easy_setopt(h->easy, CURLOPT_FRESH_CONNECT, strcmp(method, "POST") == 0 ? 1L : 0L);
   rc = curl_easy_perform(h->easy);
   /* The body pointer must not outlive this call: libcurl does not copy it. */
   curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);

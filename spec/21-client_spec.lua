@@ -294,7 +294,8 @@ describe("client over libcurl", function()
           seen[v] = true
           for k, x in pairs(v) do walk(k); walk(x) end
           walk(getmetatable(v))
-        elseif type(v) == "function" and debug and debug.getupvalue then
+        elseif type(v) == "function" and not seen[v] then
+          seen[v] = true
           -- even the closures' upvalues hold no copy of the key
           for i = 1, 255 do
             local name, up = debug.getupvalue(v, i)
