@@ -21,7 +21,12 @@ local _M = { name = "ngx", version = ngx_lua_version() }
 local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
 
 function _M.new(opts)
-  local t = { name = _M.name, sleep = ngx.sleep }
+  local t = { name = _M.name }
+
+  -- ngx.sleep rounds to milliseconds; a shorter wait would spin at 0.
+  function t.sleep(seconds)
+    ngx.sleep(seconds < 0.001 and 0.001 or seconds)
+  end
 
   function t.send(session, method, url, headers, body)
     local h = {}

@@ -1,0 +1,104 @@
+-- Two nginx workers, one Paddle limit: with shared_dict the pacing window and
+-- the 429 block are shared, so together the workers never exceed the limit.
+local http = require "paddle.ngx.http"
+local json = require "cjson.safe"
+
+local ngx = ngx
+
+local function admin(t, method, path, body)
+  local res, err = http.request { url = t.env.mock_url .. path, method = method,
+    body = body and json.encode(body) or nil, headers = { ["Content-Type"] = "application/json" } }
+  if not res then t.fail("emulator admin " .. path .. ": " .. tostring(err)) end
+  return json.decode(res.body)
+end
+
+-- Seconds of an RFC 3339 time of the request log (differences only).
+local function seconds(rfc3339)
+  local y, mo, d, h, mi, sec = rfc3339:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d.]+)")
+  local whole = math.floor(tonumber(sec))
+  return os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = whole } + tonumber(sec) - whole
+end
+
+local function fire(t, n)
+  local threads = {}
+  for i = 1, n do
+    threads[i] = ngx.thread.spawn(function()
+      return http.request { url = t.url("/call", t.env.ports[1]), timeout = 20,
+        headers = { Connection = "close" } }
+    end)
+  end
+  local pids, failures = {}, {}
+  for i = 1, n do
+    local ok, res, err = ngx.thread.wait(threads[i])
+    if ok and res and res.status == 200 then
+      pids[res.body] = true
+    else
+      failures[#failures + 1] = tostring(res and res.body or err)
+    end
+  end
+  return pids, failures
+end
+
+return {
+  {
+    name = "two workers sharing one 20/1 s limit never exceed it in total",
+    fn = function(t)
+      t.equal(t.env.workers, 2)
+      admin(t, "POST", "/__mock/reset")
+      -- The emulator enforces the same limit: any excess would be a 429.
+      admin(t, "POST", "/__mock/config", { rate_limit = { requests = 20, per = 1, block = 5 } })
+      ngx.update_time()
+      local t0 = ngx.now()
+      local pids, failures = fire(t, 60)
+      ngx.update_time()
+      local took = ngx.now() - t0
+      t.equal(failures, {})
+      local workers = 0
+      for _ in pairs(pids) do workers = workers + 1 end
+      t.equal(workers, 2, "both workers served calls")
+      local log = admin(t, "GET", "/__mock/requests").data
+      t.equal(#log, 60)
+      local times = {}
+      for _, r in ipairs(log) do
+        t.truthy(r.status ~= 429, "the emulator answered 429")
+        times[#times + 1] = seconds(r.time)
+      end
+      table.sort(times)
+      for i = 21, #times do
+        t.truthy(times[i] - times[i - 20] >= 1, "21 requests within 1 s at " .. i)
+      end
+      -- 60 requests at 20/s: three windows, so just over 2 s.
+      t.truthy(took >= 2 and took < 4, "took " .. took)
+    end,
+  },
+  {
+    name = "a 429 seen by one worker blocks the other",
+    fn = function(t)
+      admin(t, "POST", "/__mock/reset")
+      admin(t, "POST", "/__mock/config", { rate_limit = false })
+      admin(t, "POST", "/__mock/faults", { { path = "^/customers$", status = 429, times = 1,
+        headers = { ["Retry-After"] = "2" } } })
+      -- max_retries = 0: the first call fails with the 429 and shares the block.
+      local _, first = fire(t, 1)
+      t.equal(#first, 1)
+      ngx.update_time()
+      local t0 = ngx.now()
+      local pids, failures = fire(t, 10)
+      ngx.update_time()
+      local took = ngx.now() - t0
+      t.equal(failures, {})
+      local n = 0
+      for _ in pairs(pids) do n = n + 1 end
+      t.equal(n, 2, "both workers served calls")
+      local log = admin(t, "GET", "/__mock/requests").data
+      for _, r in ipairs(log) do r.t = seconds(r.time) end
+      table.sort(log, function(a, b) return a.t < b.t end)
+      t.equal(#log, 11)
+      t.equal(log[1].status, 429)
+      for i = 2, #log do
+        t.truthy(log[i].t - log[1].t >= 1.9, "request " .. i .. " went during the block")
+      end
+      t.truthy(took >= 1.9, "took " .. took)
+    end,
+  },
+}
