@@ -2,9 +2,16 @@
 local core = require "paddle.core"
 local client = require "paddle.client"
 local json = require "paddle.json"
+local resources = require "paddle.resources"
 
+local error = error
+local getenv = os.getenv
+local gsub = string.gsub
+local pairs = pairs
 local pcall = pcall
 local require = require
+local rawset = rawset
+local setmetatable = setmetatable
 local type = type
 
 local _M = {
@@ -14,8 +21,88 @@ local _M = {
   array = json.array,  -- mark a table as a JSON array even when empty
 }
 
--- paddle.new{ api_key = ..., ... } -> client (see README: Client options)
-_M.new = client.new
+-- paddle.new{ api_key = ..., ... } -> client with client.customers, ...
+-- (see README: Client options). A bad option raises at the caller's line.
+function _M.new(opts)
+  local ok, c = pcall(client.new, opts)
+  if not ok then error(c, 2) end
+  return resources.attach(c)
+end
+
+---------------------------------------------------------------------------
+-- The default client behind paddle.customers, paddle.addresses, ...
+---------------------------------------------------------------------------
+
+local ENV = { api_key = "PADDLE_API_KEY", environment = "PADDLE_ENVIRONMENT", base_url = "PADDLE_BASE_URL" }
+
+local default_client
+
+local function from_env(opts)
+  for option, variable in pairs(ENV) do
+    local v = getenv(variable)
+    if opts[option] == nil and v ~= nil and v ~= "" then opts[option] = v end
+  end
+  return opts
+end
+
+-- Creates a client with resources; a bad option raises at `level` (as error's).
+local function make(opts, who, level)
+  local ok, c = pcall(client.new, opts)
+  if not ok then error((gsub(c, "^paddle%.new:", who .. ":")), level) end
+  return resources.attach(c)
+end
+
+-- paddle.configure{ api_key = ..., <any paddle.new option> } -> the default
+-- client. Without api_key, PADDLE_API_KEY, PADDLE_ENVIRONMENT and
+-- PADDLE_BASE_URL fill in api_key, environment and base_url.
+function _M.configure(opts)
+  if type(opts) ~= "table" then error("paddle.configure: expected a table of options", 2) end
+  local copy = {}
+  for k, v in pairs(opts) do copy[k] = v end
+  if copy.api_key == nil then from_env(copy) end
+  if copy.api_key == nil then
+    error("paddle.configure: no api_key: pass api_key or set PADDLE_API_KEY", 2)
+  end
+  default_client = make(copy, "paddle.configure", 3)
+  return default_client
+end
+
+-- The default client, made from the environment on first use when
+-- paddle.configure was not called. Raises at `level` (as error's) when
+-- there is no key or an environment variable is wrong.
+local function get_default(level)
+  if default_client then return default_client end
+  local opts = from_env({})
+  if opts.api_key == nil then
+    error("paddle: no default client: set PADDLE_API_KEY or call paddle.configure{ api_key = ... }",
+      level)
+  end
+  default_client = make(opts, "paddle (from PADDLE_* environment variables)", level + 1)
+  return default_client
+end
+
+-- paddle.default_client() -> the client behind paddle.customers & co.
+function _M.default_client()
+  return get_default(2)
+end
+
+-- paddle.customers.get(id) == paddle.default_client().customers.get(id)
+-- The default client is looked up on each call (configure may replace it).
+for ns_name, names in pairs(resources.names()) do
+  local namespace = {}
+  for _, fn_name in pairs(names) do
+    namespace[fn_name] = function(...)
+      if (...) == namespace then
+        error("paddle." .. ns_name .. "." .. fn_name .. ": call it with a dot, not a colon", 2)
+      end
+      -- a tail call: errors raised at level 2 still name the caller's line
+      return get_default(3)[ns_name][fn_name](...)
+    end
+  end
+  _M[ns_name] = namespace
+end
+
+---------------------------------------------------------------------------
 
 -- Versions of everything a bug report needs. libcurl is only reported when
 -- the curl transport can be loaded (OpenResty may run without it).
@@ -33,4 +120,14 @@ function _M.versions()
   return v
 end
 
-return _M
+-- paddle.webhooks is loaded on first use only.
+return setmetatable(_M, {
+  __index = function(t, k)
+    if k == "webhooks" then
+      local webhooks = require "paddle.webhooks"
+      rawset(t, k, webhooks)
+      return webhooks
+    end
+    return nil
+  end,
+})

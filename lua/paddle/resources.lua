@@ -1,0 +1,443 @@
+-- The resource functions of a client: client.customers.get(id), ...
+--
+-- Each endpoint is data: method, path template, what its query and body may
+-- hold, and what it returns (one entity, an iterator, a page). attach()
+-- turns that data into closures over client.request. Misuse (a wrong type, a
+-- malformed id, an unknown query parameter) raises at the caller's line;
+-- everything that happens on the wire comes back as `nil, err`.
+local ids = require "paddle.ids"
+local json = require "paddle.json"
+local pager = require "paddle.pager"
+
+local concat = table.concat
+local error = error
+local find = string.find
+local format = string.format
+local huge = math.huge
+local ipairs = ipairs
+local next = next
+local null = json.null
+local pairs = pairs
+local pcall = pcall
+local select = select
+local sort = table.sort
+local sub = string.sub
+local tostring = tostring
+local type = type
+
+local _M = {}
+
+---------------------------------------------------------------------------
+-- The data
+---------------------------------------------------------------------------
+
+-- Query parameter kinds.
+local STRING = { kind = "string" }
+local STRINGS = { kind = "strings" }      -- a string or an array of strings, comma-joined
+local PER_PAGE = { kind = "per_page" }    -- integer >= 1; Paddle clamps it (200 at most)
+local BOOLEAN = { kind = "boolean" }
+local function IDS(prefix) return { kind = "ids", prefix = prefix } end
+
+-- Every paginated list takes these.
+local function list_query(extra)
+  local q = { after = STRING, order_by = STRING, per_page = PER_PAGE }
+  for k, v in pairs(extra) do q[k] = v end
+  return q
+end
+
+local CUSTOMER_QUERY = list_query { email = STRINGS, id = IDS "ctm", search = STRING, status = STRINGS }
+local ADDRESS_QUERY = list_query { id = IDS "add", search = STRING, status = STRINGS }
+local BUSINESS_QUERY = list_query { id = IDS "biz", search = STRING, status = STRINGS }
+local PAYMENT_METHOD_QUERY = list_query { address_id = IDS "add", supports_checkout = BOOLEAN }
+local SUBSCRIPTION_FILTERS = {
+  address_id = IDS "add", collection_mode = STRING, id = IDS "sub", price_id = IDS "pri",
+  scheduled_change_action = STRINGS, status = STRINGS,
+}
+local SUBSCRIPTION_QUERY = list_query(SUBSCRIPTION_FILTERS)
+SUBSCRIPTION_QUERY.customer_id = IDS "ctm"
+local CUSTOMER_SUBSCRIPTION_QUERY = list_query(SUBSCRIPTION_FILTERS) -- customer_id is the argument
+local EVENT_QUERY = list_query { event_type = STRINGS }
+
+-- Bodies: `arrays` names the fields that are JSON arrays (sent as [] when
+-- empty), with the id prefix their elements must have, or true.
+local CUSTOMER_BODY = { arrays = {} }
+local ADDRESS_BODY = { arrays = {} }
+local BUSINESS_BODY = { arrays = { contacts = true } }
+local PORTAL_BODY = { arrays = { subscription_ids = "sub" }, optional = true, default = {} }
+
+-- Endpoint constructors. Positional arguments are the `{name}` ids of the
+-- path template, in order, then the params or fields table if any.
+local function list(path, query, args)
+  return { "GET", path, query = query, args = args, returns = "each" }
+end
+local function get(path) return { "GET", path } end
+local function create(path, body) return { "POST", path, body = body } end
+local function update(path, body) return { "PATCH", path, body = body } end
+local function set_status(path, status) return { "PATCH", path, fixed = { status = status } } end
+
+local C = "/customers/{customer_id}"
+
+local RESOURCES = {
+  customers = {
+    list = list("/customers", CUSTOMER_QUERY),
+    get = get(C),
+    create = create("/customers", CUSTOMER_BODY),
+    update = update(C, CUSTOMER_BODY),
+    archive = set_status(C, "archived"),
+    unarchive = set_status(C, "active"),
+    credit_balances = { "GET", C .. "/credit-balances", query = { currency_code = STRINGS } },
+    auth_token = { "POST", C .. "/auth-token" },
+    portal_session = create(C .. "/portal-sessions", PORTAL_BODY),
+    -- GET /subscriptions?customer_id=ctm_...: the id argument goes to the query.
+    subscriptions = list("/subscriptions", CUSTOMER_SUBSCRIPTION_QUERY, { "customer_id" }),
+  },
+  addresses = {
+    list = list(C .. "/addresses", ADDRESS_QUERY),
+    get = get(C .. "/addresses/{address_id}"),
+    create = create(C .. "/addresses", ADDRESS_BODY),
+    update = update(C .. "/addresses/{address_id}", ADDRESS_BODY),
+    archive = set_status(C .. "/addresses/{address_id}", "archived"),
+    unarchive = set_status(C .. "/addresses/{address_id}", "active"),
+  },
+  businesses = {
+    list = list(C .. "/businesses", BUSINESS_QUERY),
+    get = get(C .. "/businesses/{business_id}"),
+    create = create(C .. "/businesses", BUSINESS_BODY),
+    update = update(C .. "/businesses/{business_id}", BUSINESS_BODY),
+    archive = set_status(C .. "/businesses/{business_id}", "archived"),
+    unarchive = set_status(C .. "/businesses/{business_id}", "active"),
+  },
+  payment_methods = {
+    list = list(C .. "/payment-methods", PAYMENT_METHOD_QUERY),
+    get = get(C .. "/payment-methods/{payment_method_id}"),
+    delete = { "DELETE", C .. "/payment-methods/{payment_method_id}" },
+  },
+  subscriptions = {
+    list = list("/subscriptions", SUBSCRIPTION_QUERY),
+    get = get("/subscriptions/{subscription_id}"),
+  },
+  events = {
+    list = list("/events", EVENT_QUERY),
+  },
+}
+
+-- Every `list` also has a `page` twin returning one page at a time.
+for _, ops in pairs(RESOURCES) do
+  local l = ops.list
+  if l then ops.page = { l[1], l[2], query = l.query, args = l.args, returns = "page" } end
+end
+
+---------------------------------------------------------------------------
+-- Argument checks (raise with level 0; the public function re-raises at
+-- its caller's line)
+---------------------------------------------------------------------------
+
+local function shown(v)
+  if type(v) == "string" then
+    if #v > 60 then v = sub(v, 1, 60) .. "..." end
+    return format("%q", v)
+  end
+  return type(v)
+end
+
+local function misuse(label, message)
+  error(label .. ": " .. message, 0)
+end
+
+local function is_sequence(t)
+  local n = 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then return false end
+    n = n + 1
+  end
+  return n == #t
+end
+
+local function check_id(label, name, value)
+  local prefix = ids.PREFIX[name]
+  if not ids.valid(prefix, value) then
+    misuse(label, name .. " must be " .. ids.describe(prefix) .. ", got " .. shown(value))
+  end
+  return value
+end
+
+local function check_strings(label, name, v, prefix)
+  local tv = type(v)
+  if tv == "string" then
+    if prefix and not ids.valid(prefix, v) then
+      misuse(label, "parameter '" .. name .. "' must hold " .. ids.describe(prefix) .. ", got " .. shown(v))
+    end
+    return v
+  end
+  if tv ~= "table" or not is_sequence(v) or #v == 0 then
+    misuse(label, "parameter '" .. name .. "' must be a string or a non-empty array of strings, got "
+      .. (tv == "table" and "an empty or non-array table" or shown(v)))
+  end
+  local copy = {}
+  for i = 1, #v do
+    local item = v[i]
+    if type(item) ~= "string" or (prefix and not ids.valid(prefix, item)) then
+      misuse(label, "parameter '" .. name .. "' item " .. i .. " must be "
+        .. (prefix and ids.describe(prefix) or "a string") .. ", got " .. shown(item))
+    end
+    copy[i] = item
+  end
+  return copy
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  sort(keys)
+  return keys
+end
+
+-- A checked copy of the caller's query params (the caller's table is never kept).
+local function check_query(label, spec, params)
+  if params == nil then return {} end
+  if type(params) ~= "table" then misuse(label, "params must be a table, got " .. shown(params)) end
+  local query = {}
+  for name, v in pairs(params) do
+    local p = type(name) == "string" and spec[name]
+    if not p then
+      misuse(label, "unknown parameter " .. shown(name) .. " (expected one of: "
+        .. concat(sorted_keys(spec), ", ") .. ")")
+    end
+    local kind = p.kind
+    if kind == "string" then
+      if type(v) ~= "string" then
+        misuse(label, "parameter '" .. name .. "' must be a string, got " .. shown(v))
+      end
+      query[name] = v
+    elseif kind == "per_page" then
+      if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > 2147483647 then
+        misuse(label, "parameter 'per_page' must be an integer >= 1, got " .. tostring(v))
+      end
+      query[name] = v
+    elseif kind == "boolean" then
+      if type(v) ~= "boolean" then
+        misuse(label, "parameter '" .. name .. "' must be a boolean, got " .. shown(v))
+      end
+      query[name] = v
+    else -- strings, ids
+      query[name] = check_strings(label, name, v, p.prefix)
+    end
+  end
+  return query
+end
+
+-- A deep copy of a body value, checked to be JSON: strings, numbers, booleans,
+-- paddle.null and tables of those. json.array marks are kept.
+local function copy_json(label, v, path, depth)
+  local tv = type(v)
+  if tv == "string" or tv == "boolean" or v == null then return v end
+  if tv == "number" then
+    if v ~= v or v == huge or v == -huge then misuse(label, path .. " is " .. tostring(v) .. ", not JSON") end
+    return v
+  end
+  if tv ~= "table" then misuse(label, path .. " is a " .. tv .. ", not a JSON value") end
+  if depth > 32 then misuse(label, path .. " is nested too deeply (a cycle?)") end
+  local copy = {}
+  for k, x in pairs(v) do
+    local tk = type(k)
+    if tk ~= "string" and tk ~= "number" then misuse(label, path .. " has a " .. tk .. " key") end
+    copy[k] = copy_json(label, x, path .. "." .. tostring(k), depth + 1)
+  end
+  if json.is_array_marked(v) then json.array(copy) end
+  return copy
+end
+
+local function check_body(label, spec, fields)
+  if fields == nil then
+    if spec.optional then fields = spec.default else misuse(label, "expected a table of fields, got nil") end
+  end
+  if type(fields) ~= "table" then misuse(label, "fields must be a table, got " .. shown(fields)) end
+  local body = {}
+  for name, v in pairs(fields) do
+    if type(name) ~= "string" then misuse(label, "field names must be strings, got " .. shown(name)) end
+    local array = spec.arrays[name]
+    if array and v ~= null then
+      if type(v) ~= "table" or not is_sequence(v) then
+        misuse(label, "field '" .. name .. "' must be an array (a sequence table), got " .. shown(v))
+      end
+      if type(array) == "string" then
+        for i = 1, #v do
+          if not ids.valid(array, v[i]) then
+            misuse(label, "field '" .. name .. "' item " .. i .. " must be " .. ids.describe(array)
+              .. ", got " .. shown(v[i]))
+          end
+        end
+      end
+      body[name] = json.array(copy_json(label, v, name, 1))
+    else
+      body[name] = copy_json(label, v, name, 1)
+    end
+  end
+  local ok, err = json.encode(body)
+  if not ok then misuse(label, err) end
+  return body
+end
+
+---------------------------------------------------------------------------
+-- Data to closures
+---------------------------------------------------------------------------
+
+-- Ids named in a path template, in order: "/a/{x}/b/{y}" -> { "x", "y" }.
+local function placeholders(template)
+  local names = {}
+  for name in template:gmatch("{([%w_]+)}") do names[#names + 1] = name end
+  return names
+end
+
+local function build(client, namespace, ns_name, fn_name, op)
+  local request = client.request
+  local label = ns_name .. "." .. fn_name
+  local method, template = op[1], op[2]
+  local args = op.args or placeholders(template)
+  local nargs = #args
+  local takes_table = op.query ~= nil or op.body ~= nil
+  local max_args = nargs + (takes_table and 1 or 0)
+  local returns = op.returns
+
+  local function prepare(...)
+    if select(1, ...) == namespace then
+      misuse(label, "call it with a dot: " .. ns_name .. "." .. fn_name .. "(...), not " .. ns_name .. ":"
+        .. fn_name .. "(...)")
+    end
+    local count = select("#", ...)
+    if count > max_args then
+      misuse(label, "expected " .. (max_args == 0 and "no arguments" or "at most " .. max_args
+        .. " argument" .. (max_args == 1 and "" or "s")) .. ", got " .. count)
+    end
+    local path, in_query = template, nil
+    for i = 1, nargs do
+      local name = args[i]
+      local id = check_id(label, name, (select(i, ...)))
+      local at = find(path, "{" .. name .. "}", 1, true)
+      if at then
+        path = sub(path, 1, at - 1) .. id .. sub(path, at + #name + 2)
+      else
+        in_query = in_query or {}
+        in_query[name] = id
+      end
+    end
+    local t = select(nargs + 1, ...)
+    local query, body
+    if op.query then
+      query = check_query(label, op.query, t)
+      if in_query then
+        for k, v in pairs(in_query) do query[k] = v end
+      end
+      if next(query) == nil then query = nil end
+    end
+    if op.body then body = check_body(label, op.body, t) end
+    if op.fixed then body = copy_json(label, op.fixed, "body", 0) end
+    return path, query, body
+  end
+
+  return function(...)
+    local ok, path, query, body = pcall(prepare, ...)
+    if not ok then error(path, 2) end
+    if returns == "each" then return pager.each(client, path, query) end
+    if returns == "page" then return pager.page(client, path, query) end
+    return request(method, path, { query = query, body = body })
+  end
+end
+
+-- The hand-written few: exact email lookup and get-or-create.
+local function specials(client, namespace)
+  local customers_create = namespace.create
+  local customers_get = namespace.get
+
+  local function check_email(label, email)
+    if type(email) ~= "string" or email == "" then
+      misuse(label, "email must be a non-empty string, got " .. shown(email))
+    end
+  end
+
+  -- Every customer with exactly this email, active or archived, as an array
+  -- (usually of one), or nil, err.
+  local function find_by_email(email)
+    local found = {}
+    local query = { email = email, status = { "active", "archived" } }
+    for customer, err in pager.each(client, "/customers", query) do
+      if customer == false then return nil, err end
+      found[#found + 1] = customer
+    end
+    return found
+  end
+
+  function namespace.find_by_email(email)
+    local ok, err = pcall(check_email, "customers.find_by_email", email)
+    if not ok then error(err, 2) end
+    return find_by_email(email)
+  end
+
+  -- ensure(fields) -> customer, created | nil, err
+  function namespace.ensure(fields)
+    local ok, err = pcall(function()
+      if type(fields) ~= "table" then
+        misuse("customers.ensure", "expected a table of fields, got " .. shown(fields))
+      end
+      check_email("customers.ensure", fields.email)
+      check_body("customers.ensure", CUSTOMER_BODY, fields)
+    end)
+    if not ok then error(err, 2) end
+
+    local found, find_err = find_by_email(fields.email)
+    if not found then return nil, find_err end
+    if #found > 0 then
+      for _, customer in ipairs(found) do
+        if customer.status == "active" then return customer, false end
+      end
+      return found[1], false
+    end
+
+    local customer, create_err = customers_create(fields)
+    if customer then return customer, true end
+    if type(create_err) == "table" and create_err.status == 409
+      and create_err.code == "customer_already_exists" then
+      -- Someone created it between our lookup and our create: Paddle names it.
+      local id = ids.find("ctm", create_err.detail)
+      if id then
+        local existing, get_err = customers_get(id)
+        if existing then return existing, false end
+        return nil, get_err
+      end
+    end
+    return nil, create_err
+  end
+end
+
+-- attach(client) -> client, with client.customers, client.addresses, ...
+function _M.attach(client)
+  if type(client) ~= "table" or type(client.request) ~= "function" then
+    error("resources.attach: expected a client from paddle.new", 2)
+  end
+  for ns_name, ops in pairs(RESOURCES) do
+    local namespace = {}
+    for fn_name, op in pairs(ops) do
+      namespace[fn_name] = build(client, namespace, ns_name, fn_name, op)
+    end
+    if ns_name == "customers" then specials(client, namespace) end
+    client[ns_name] = namespace
+  end
+  return client
+end
+
+-- { customers = { "archive", "auth_token", ... }, ... }: every function name.
+function _M.names()
+  local names = {}
+  for ns_name, ops in pairs(RESOURCES) do
+    local list_of = sorted_keys(ops)
+    if ns_name == "customers" then
+      list_of[#list_of + 1] = "ensure"
+      list_of[#list_of + 1] = "find_by_email"
+      sort(list_of)
+    end
+    names[ns_name] = list_of
+  end
+  return names
+end
+
+return _M
