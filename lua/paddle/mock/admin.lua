@@ -1,0 +1,153 @@
+-- The admin API under /__mock/: no key, loopback clients only, not rate
+-- limited, not logged, never faulted.
+--   GET  /__mock/health                 {"data":{"status":"ok","instance":...}}
+--   POST /__mock/reset                  empty store, faults, log; launcher's config
+--   GET|POST /__mock/config             {"api_key":..., "rate_limit":{requests,per,block}|false}
+--   GET|POST|DELETE /__mock/faults      the fault list (see faults.lua)
+--   GET|DELETE /__mock/requests         the request log
+--   POST /__mock/seed                   {"customers":N, "subscriptions_per_customer":k, ...}
+--   POST /__mock/subscriptions          {"customer_id":..., "status":...} (201)
+--   POST /__mock/payment-methods        {"customer_id":..., "type":..., "card":{...}} (201)
+--   POST /__mock/credit-balances        {"customer_id", "currency_code", "balance":{available,reserved,used}}
+local config = require "paddle.mock.config"
+local customers = require "paddle.mock.customers"
+local errors = require "paddle.mock.errors"
+local faults = require "paddle.mock.faults"
+local json = require "paddle.mock.json"
+local payment_methods = require "paddle.mock.payment_methods"
+local requestlog = require "paddle.mock.requestlog"
+local seed = require "paddle.mock.seed"
+local store = require "paddle.mock.store"
+local subscriptions = require "paddle.mock.subscriptions"
+local validate = require "paddle.mock.validate"
+
+local find = string.find
+local type = type
+
+local _M = {}
+
+local function ok(status, value)
+  return status, '{"data":' .. json.encode(value) .. "}"
+end
+
+local function ok_raw(status, data_json)
+  return status, '{"data":' .. data_json .. "}"
+end
+
+local function is_loopback(addr)
+  return addr ~= nil and (find(addr, "^127%.") ~= nil or addr == "::1" or find(addr, "^unix:") ~= nil)
+end
+
+local function customer_or_404(req, body)
+  local id = body.customer_id
+  if type(id) ~= "string" or not find(id, "^ctm_") or not store.get(id) then
+    return errors.not_found(req, type(id) == "string" and id or nil)
+  end
+end
+
+local handlers = {}
+
+-- instance: the launcher's token, so it knows it reached its own nginx.
+handlers["GET /__mock/health"] = function()
+  return ok(200, { status = "ok", instance = config.instance or json.null })
+end
+
+handlers["POST /__mock/reset"] = function()
+  store.flush()
+  faults.clear()
+  requestlog.clear()
+  config.reset()
+  return ok(200, { reset = true })
+end
+
+handlers["GET /__mock/config"] = function()
+  return ok(200, config.get())
+end
+
+handlers["POST /__mock/config"] = function(req, body)
+  local cfg, errs = config.update(body)
+  if not cfg then return errors.invalid(req, errs) end
+  return ok(200, cfg)
+end
+
+handlers["GET /__mock/faults"] = function()
+  return ok(200, faults.list())
+end
+
+handlers["POST /__mock/faults"] = function(req)
+  local list, err = json.decode(req.body or "")
+  if list == nil then return errors.bad_request(req, "Invalid JSON in request body: " .. err) end
+  if json.is_object(list) and list.faults ~= nil then list = list.faults end
+  local set, errs = faults.set(list)
+  if not set then return errors.invalid(req, errs) end
+  return ok(200, faults.list())
+end
+
+handlers["DELETE /__mock/faults"] = function()
+  faults.clear()
+  return ok(200, faults.list())
+end
+
+handlers["GET /__mock/requests"] = function()
+  return 200, requestlog.json()
+end
+
+handlers["DELETE /__mock/requests"] = function()
+  requestlog.clear()
+  return ok(200, json.array())
+end
+
+handlers["POST /__mock/seed"] = function(req, body)
+  local o, errs = seed.options(body)
+  if not o then return errors.invalid(req, errs) end
+  return ok(200, seed.run(o))
+end
+
+handlers["POST /__mock/subscriptions"] = function(req, body)
+  local s, b = customer_or_404(req, body)
+  if s then return s, b end
+  if body.status ~= nil and not subscriptions.STATUSES[body.status] then
+    return errors.invalid(req, { { field = "status",
+      message = "must be one of: active, canceled, past_due, paused, trialing" } })
+  end
+  local _, record = subscriptions.create_record(body.customer_id, body)
+  return ok_raw(201, record)
+end
+
+handlers["POST /__mock/payment-methods"] = function(req, body)
+  local s, b = customer_or_404(req, body)
+  if s then return s, b end
+  local _, record = payment_methods.create_record(body.customer_id, body)
+  return ok_raw(201, record)
+end
+
+handlers["POST /__mock/credit-balances"] = function(req, body)
+  local s, b = customer_or_404(req, body)
+  if s then return s, b end
+  if type(body.currency_code) ~= "string" or not find(body.currency_code, "^%u%u%u$") then
+    return errors.invalid(req, { { field = "currency_code",
+      message = "must be a three-letter currency code" } })
+  end
+  local balance = json.is_object(body.balance) and body.balance or {}
+  return ok(201, customers.set_credit_balance(body.customer_id, body.currency_code, balance))
+end
+
+-- Handlers other than faults take a JSON object body (empty means {}).
+local RAW_BODY = { ["POST /__mock/faults"] = true }
+
+function _M.handle(req)
+  if not is_loopback(req.remote_addr) then
+    return errors.respond(req, 403, "forbidden", "The paddle-mock admin API answers loopback clients only.")
+  end
+  local key = req.method .. " " .. req.path
+  local handler = handlers[key]
+  if not handler then
+    return errors.respond(req, 404, "not_found", "No admin endpoint " .. key .. ".")
+  end
+  if RAW_BODY[key] or req.method == "GET" or req.method == "DELETE" then return handler(req) end
+  local body, detail = validate.body(req, true)
+  if not body then return errors.bad_request(req, detail) end
+  return handler(req, body)
+end
+
+return _M

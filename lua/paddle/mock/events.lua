@@ -1,0 +1,40 @@
+-- The event stream: customer/address/business created and updated events,
+-- listed by GET /events (after, order_by, per_page; event_type as a filter).
+local clock = require "paddle.mock.clock"
+local errors = require "paddle.mock.errors"
+local json = require "paddle.mock.json"
+local listing = require "paddle.mock.listing"
+local store = require "paddle.mock.store"
+
+local ipairs = ipairs
+
+local _M = {}
+
+local COLL = "evt"
+
+-- entity_json is the entity exactly as the API returned it.
+function _M.record(event_type, entity_json)
+  store.insert("evt", { COLL }, function(id)
+    return '{"event_id":"' .. id .. '","event_type":' .. json.string(event_type)
+      .. ',"occurred_at":"' .. clock.rfc3339() .. '","data":' .. entity_json .. "}"
+  end)
+end
+
+function _M.list(req)
+  local errs = {}
+  local types = listing.list_arg(req, "event_type")
+  local spec = { coll = COLL }
+  if types then
+    local wanted = {}
+    for _, t in ipairs(types) do wanted['"event_type":"' .. t .. '"'] = true end
+    spec.match = function(_, record)
+      local tag = record:match('^{"event_id":"[^"]*",("event_type":"[^"]*")')
+      return tag ~= nil and wanted[tag] == true
+    end
+  else
+    spec.total = store.count(COLL)
+  end
+  return listing.list(req, spec, errs, errors.invalid)
+end
+
+return _M

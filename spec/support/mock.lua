@@ -1,0 +1,315 @@
+-- Starts bin/paddle-mock for a spec, on a free loopback port, and talks to it.
+--
+--   local mock = require "support.mock"
+--   describe("...", function()
+--     local m
+--     setup(function() m = mock.start { key = "pdl_sdbx_apikey_test" } end)
+--     teardown(function() if m then m:stop() end end)
+--     before_each(function() m:reset() end)
+--     it("...", function() local r = m:request("GET", "/customers") ... end)
+--   end)
+--
+-- Options of mock.start (all optional):
+--   key         API key the emulator requires (default: any Bearer token)
+--   rate_limit  false (default here: off), "N/S", {requests=, per=, block=},
+--               or true for the launcher's own default (240/60, block 60)
+--   tls         true: HTTPS with a throwaway CA; m.ca_file is its path
+--   workers     nginx workers (default 1)
+--   memory      shared memory for data, e.g. "256m"
+--   verbose     nginx error log on stderr
+--   launcher    path of bin/paddle-mock (default: this checkout's, or $PADDLE_MOCK_BIN)
+--   lua_dir     passed as --lua-dir
+-- The object: m.url, m.port, m.ca_file, m.key, m:stop(), m:reset(),
+-- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl),
+-- m:admin(method, path, body) and m:request(method, path, opts).
+--
+-- teardown runs even when tests fail. A mock left running when the spec
+-- process ends (or dies) stops by itself: the launcher watches our pid.
+-- Uses only luasocket, lua-cjson and io.popen/os.execute (Lua 5.4 and LuaJIT).
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local socket = require "socket"
+
+local assert = assert
+local concat = table.concat
+local debug_getinfo = debug.getinfo
+local error = error
+local io_open = io.open
+local io_popen = io.popen
+local ipairs = ipairs
+local next = next
+local os_execute = os.execute
+local os_getenv = os.getenv
+local os_remove = os.remove
+local os_tmpname = os.tmpname
+local pairs = pairs
+local pcall = pcall
+local setmetatable = setmetatable
+local tonumber = tonumber
+local tostring = tostring
+local type = type
+
+local _M = {}
+
+local Mock = {}
+Mock.__index = Mock
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- The repository root, from this file's path (spec/support/mock.lua).
+local function repo_root()
+  local source = debug_getinfo(1, "S").source:sub(2)
+  local root = source:match("^(.*)/spec/support/mock%.lua$")
+  if root == nil or root == "" then root = "." end
+  return root
+end
+
+local function launcher()
+  return os_getenv("PADDLE_MOCK_BIN") or (repo_root() .. "/bin/paddle-mock")
+end
+
+-- The pid of this Lua process: the parent of the shell io.popen starts.
+local own_pid
+local function lua_pid()
+  if not own_pid then
+    local p = assert(io_popen("echo $PPID"))
+    own_pid = p:read("*l")
+    p:close()
+  end
+  return own_pid
+end
+
+local function read_file(path)
+  local f = io_open(path, "rb")
+  if not f then return "" end
+  local text = f:read("*a") or ""
+  f:close()
+  return text
+end
+
+local function remove_files(files)
+  for _, path in pairs(files) do os_remove(path) end
+end
+
+-- Running, and not a zombie waiting for a parent that is gone.
+local function alive(pid)
+  local stat = io_open("/proc/" .. pid .. "/stat", "rb")
+  if stat then
+    local state = (stat:read("*a") or ""):match("^%d+ %b() (%a)")
+    stat:close()
+    return state ~= nil and state ~= "Z" and state ~= "X"
+  end
+  local ok = os_execute("kill -0 " .. pid .. " 2>/dev/null")
+  return ok == true or ok == 0
+end
+
+local function kill(pid, signal)
+  os_execute("kill -" .. signal .. " " .. pid .. " 2>/dev/null")
+end
+
+function _M.free_port()
+  local server = assert(socket.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  server:close()
+  return tonumber(port)
+end
+
+local function rate_limit_arg(rl)
+  if rl == true then return nil end -- the launcher's default, 240/60
+  if rl == nil or rl == false then return "off" end
+  if type(rl) == "string" then return rl end
+  return rl.requests .. "/" .. rl.per
+end
+
+local started = {}
+
+local function launch(opts, port)
+  local args = { "--port", port, "--watch-pid", lua_pid() }
+  local rate_limit = rate_limit_arg(opts.rate_limit)
+  if rate_limit then args[#args + 1] = "--rate-limit"; args[#args + 1] = rate_limit end
+  if type(opts.rate_limit) == "table" and opts.rate_limit.block then
+    args[#args + 1] = "--rate-block"
+    args[#args + 1] = opts.rate_limit.block
+  end
+  if opts.key then args[#args + 1] = "--key"; args[#args + 1] = opts.key end
+  if opts.tls then args[#args + 1] = "--tls" end
+  if opts.workers then args[#args + 1] = "--workers"; args[#args + 1] = opts.workers end
+  if opts.memory then args[#args + 1] = "--memory"; args[#args + 1] = opts.memory end
+  if opts.verbose then args[#args + 1] = "--verbose" end
+  if opts.lua_dir then args[#args + 1] = "--lua-dir"; args[#args + 1] = opts.lua_dir end
+  for i, a in ipairs(args) do args[i] = shell_quote(a) end
+
+  -- In the background with its output in a file: nothing of ours waits on
+  -- the launcher (a pipe would, at exit), and it stops when we stop.
+  local base = os_tmpname()
+  local files = { base = base, out = base .. ".out", pid = base .. ".pid" }
+  local script = "echo $$ > " .. shell_quote(files.pid) .. "; exec "
+    .. shell_quote(opts.launcher or launcher()) .. " " .. concat(args, " ")
+    .. " > " .. shell_quote(files.out) .. " 2>&1"
+  os_execute("sh -c " .. shell_quote(script) .. " </dev/null >/dev/null 2>&1 &")
+
+  local pid, output, url, ca_file
+  local deadline = socket.gettime() + 15
+  while socket.gettime() < deadline do
+    pid = pid or read_file(files.pid):match("^(%d+)")
+    output = read_file(files.out)
+    url = output:match("paddle%-mock listening on (%S+)")
+    if url then break end
+    if pid and not alive(pid) then break end
+    socket.sleep(0.01)
+  end
+  ca_file = output:match("paddle%-mock CA: ([^\n]+)")
+  if not url then
+    if pid then kill(pid, "KILL") end
+    remove_files(files)
+    return nil, output
+  end
+  return setmetatable({
+    url = url, port = port, ca_file = ca_file, key = opts.key, pid = pid, files = files,
+    scheme = url:match("^(%a+):"),
+  }, Mock)
+end
+
+function _M.start(opts)
+  opts = opts or {}
+  local last_err
+  for _ = 1, 5 do -- a free port can be taken between probing and binding
+    local m, err = launch(opts, opts.port or _M.free_port())
+    if m then
+      started[m] = true
+      return m
+    end
+    last_err = err
+    if opts.port then break end
+  end
+  error("paddle-mock did not start:\n" .. tostring(last_err), 2)
+end
+
+-- Stops the launcher and waits until it (and so nginx) has exited. Returns
+-- what the launcher printed.
+function Mock:stop()
+  if not self.files then return end
+  kill(self.pid, "TERM")
+  local deadline = socket.gettime() + 10
+  while alive(self.pid) and socket.gettime() < deadline do socket.sleep(0.01) end
+  if alive(self.pid) then kill(self.pid, "KILL") end
+  local output = read_file(self.files.out)
+  remove_files(self.files)
+  self.files = nil
+  started[self] = nil
+  return output
+end
+
+function _M.stop_all()
+  for m in pairs(started) do m:stop() end
+end
+
+---------------------------------------------------------------- HTTP
+-- An empty table is sent as {} (m:faults sends [] itself).
+local function encode_body(body)
+  if body == nil or type(body) == "string" then return body end
+  return cjson.encode(body)
+end
+
+local function decode(text)
+  if text == nil or text == "" then return nil end
+  local ok, v = pcall(cjson.decode, text)
+  if ok then return v end
+  return nil
+end
+
+-- HTTPS goes through the curl command (luasocket has no TLS).
+local function curl_request(self, method, url, headers, body)
+  local tmp = os_tmpname()
+  local args = { "curl", "-s", "-S", "--noproxy", "*", "-X", method, "-D", tmp .. ".h", "-o", tmp .. ".b",
+    "-w", "%{http_code}" }
+  if self.ca_file then args[#args + 1] = "--cacert"; args[#args + 1] = self.ca_file end
+  for k, v in pairs(headers) do args[#args + 1] = "-H"; args[#args + 1] = k .. ": " .. v end
+  if body then
+    local f = assert(io_open(tmp .. ".in", "wb"))
+    f:write(body)
+    f:close()
+    args[#args + 1] = "--data-binary"
+    args[#args + 1] = "@" .. tmp .. ".in"
+  end
+  args[#args + 1] = url
+  for i, a in ipairs(args) do args[i] = shell_quote(a) end
+  local p = assert(io_popen(concat(args, " ")))
+  local code = tonumber(p:read("*a"))
+  p:close()
+  local function slurp(path)
+    local f = io_open(path, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    os_remove(path)
+    return s
+  end
+  local raw_headers = slurp(tmp .. ".h") or ""
+  local response_body = slurp(tmp .. ".b") or ""
+  os_remove(tmp .. ".in")
+  os_remove(tmp)
+  local out = {}
+  for line in raw_headers:gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then out[k:lower()] = v end
+  end
+  return code, out, response_body
+end
+
+-- m:request(method, path_or_url, opts) -> { status, headers (lowercase names), body, json }
+-- opts: body (string or table, sent as JSON), headers, key (false: no
+-- Authorization; default m.key or "test-key").
+function Mock:request(method, path, opts)
+  opts = opts or {}
+  local url = path:find("^https?://") and path or self.url .. path
+  local headers = { ["Accept"] = "application/json" }
+  local key = opts.key
+  if key == nil then key = self.key or "test-key" end
+  if key then headers["Authorization"] = "Bearer " .. key end
+  local body = encode_body(opts.body)
+  if body then headers["Content-Type"] = "application/json" end
+  for k, v in pairs(opts.headers or {}) do headers[k] = v end
+
+  local status, response_headers, response_body
+  if self.scheme == "https" then
+    status, response_headers, response_body = curl_request(self, method, url, headers, body)
+  else
+    if body then headers["Content-Length"] = tostring(#body) end
+    local chunks = {}
+    local _, code, h = http.request {
+      method = method, url = url, headers = headers,
+      source = body and ltn12.source.string(body) or nil,
+      sink = ltn12.sink.table(chunks),
+    }
+    status, response_body = code, concat(chunks)
+    response_headers = {}
+    for k, v in pairs(h or {}) do response_headers[k:lower()] = v end
+  end
+  return { status = status, headers = response_headers, body = response_body, json = decode(response_body) }
+end
+
+-- An admin call; raises unless it answers 2xx. Returns the decoded body.
+function Mock:admin(method, path, body)
+  local name = path:match("^/?__mock/(.*)$") or path:match("^/?(.*)$")
+  local r = self:request(method, "/__mock/" .. name, { body = body, key = false })
+  if type(r.status) ~= "number" or r.status >= 300 then
+    error("paddle-mock admin " .. method .. " " .. path .. " answered " .. tostring(r.status) .. ": "
+      .. tostring(r.body), 2)
+  end
+  return r.json
+end
+
+function Mock:reset() return self:admin("POST", "reset") end
+function Mock:config(tbl) return self:admin("POST", "config", tbl).data end
+function Mock:faults(list)
+  if next(list) == nil then list = "[]" end
+  return self:admin("POST", "faults", list).data
+end
+function Mock:requests() return self:admin("GET", "requests").data end
+function Mock:seed(tbl) return self:admin("POST", "seed", tbl).data end
+
+return _M
