@@ -29,7 +29,7 @@ HEADERS := $(wildcard csrc/*.h)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/debian-packages)
 
-.PHONY: all build-all deps test lint demo bench fuzz test-valgrind test-asan clean
+.PHONY: all build-all deps test lint demo bench fuzz test-valgrind clean
 
 all: $(BUILD)/paddle/core.so $(BUILD)/paddle/curl.so
 
