@@ -385,6 +385,18 @@ describe("client over TLS", function()
     assert(c.request("GET", "/customers"))
   end)
 
+  it("takes the CA from CURL_CA_BUNDLE or SSL_CERT_FILE when ca_file is not given", function()
+    local child = require "support.child"
+    local script = ([[
+      local c = require("paddle").new { api_key = %q, base_url = %q, rate_limit = false, max_retries = 0 }
+      local data, err = c.request("GET", "/customers")
+      io.write(data and "ok" or tostring(err.code))
+    ]]):format(KEY, m.url)
+    assert.equal("ok", (child.run({ CURL_CA_BUNDLE = m.ca_file }, script)))
+    assert.equal("ok", (child.run({ SSL_CERT_FILE = m.ca_file }, script)))
+    assert.equal("tls_error", (child.run({}, script)))
+  end)
+
   it("fails without the CA: verification is on by default", function()
     local c = paddle.new { api_key = KEY, base_url = m.url, rate_limit = false, max_retries = 0,
       ca_file = "/etc/ssl/certs/ca-certificates.crt" }

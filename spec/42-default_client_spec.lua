@@ -5,8 +5,6 @@ local mock = require "support.mock"
 
 local KEY = "pdl_sdbx_apikey_01hv8gq4zx7w2x3y4z5a6b7c8d_defaultspec"
 local THIS_FILE = "42%-default_client_spec%.lua:%d+: "
-local LUA = jit and "luajit" or "lua5.4" -- luacheck: ignore jit
-local CPATH = jit and "build/luajit/?.so" or "build/5.4/?.so" -- luacheck: ignore jit
 
 -- A fresh copy of the paddle module (its own default client).
 local function fresh_paddle()
@@ -17,32 +15,7 @@ local function fresh_paddle()
   return p
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Runs a Lua script in a new interpreter with exactly these PADDLE_*
--- variables; returns its output (stdout and stderr) and exit status.
-local function run(env, script)
-  local file = os.tmpname()
-  local f = assert(io.open(file, "w"))
-  f:write(script)
-  f:close()
-  local assignments = {}
-  for k, v in pairs(env) do assignments[#assignments + 1] = k .. "=" .. shell_quote(v) end
-  local cmd = table.concat({
-    "env -u PADDLE_API_KEY -u PADDLE_ENVIRONMENT -u PADDLE_BASE_URL", table.concat(assignments, " "),
-    LUA, "-e", shell_quote('package.path="lua/?.lua;lua/?/init.lua;"..package.path;'
-      .. 'package.cpath="' .. CPATH .. ';"..package.cpath'),
-    file, "2>&1; echo \"exit=$?\"",
-  }, " ")
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  os.remove(file)
-  local status = tonumber(out:match("exit=(%d+)%s*$"))
-  return out:gsub("exit=%d+%s*$", ""), status
-end
+local run = require("support.child").run
 
 describe("module-level API", function()
   local m
