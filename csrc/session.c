@@ -15,9 +15,11 @@
 #include "core.h"
 #include "session.h"
 
-/* Pacing keeps this safety margin (a fraction of the window) so that network
- * jitter cannot squeeze one request too many into the server's window. */
+/* Pacing waits a little longer than the window (1% of it, plus 50 ms) so
+ * that network and scheduling jitter cannot squeeze one request too many
+ * into the server's window. */
 #define PACING_MARGIN 0.01
+#define PACING_MARGIN_MIN 0.05
 
 static paddle_session *check_session(lua_State *L, int idx) {
   paddle_session *s = (paddle_session *)luaL_checkudata(L, idx, PADDLE_SESSION_MT);
@@ -109,7 +111,7 @@ static double window_take(double *ring, int size, int *count, int *next, double 
                           double now) {
   if (*count == size) {
     /* The ring is full: its oldest entry is the one about to be replaced. */
-    double ready = ring[*next] + per * (1 + PACING_MARGIN);
+    double ready = ring[*next] + per * (1 + PACING_MARGIN) + PACING_MARGIN_MIN;
     if (now < ready) return ready - now;
   } else {
     (*count)++;

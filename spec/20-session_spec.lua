@@ -135,7 +135,7 @@ describe("session:acquire pacing", function()
     assert.equal(0, s:acquire(2))
     local wait, why = s:acquire(3)
     assert.equal("pacing", why)
-    assert.is_true(wait > 7 and wait <= 7.2) -- 10 s after the first, plus a 1% margin
+    assert.is_true(wait > 7 and wait <= 7.2) -- 10 s after the first, plus 1% and 50 ms
     assert.equal(0, s:acquire(10.2))
     assert.is_true(s:acquire(10.3) > 0.7) -- next slot: 10 s after t=1
   end)
@@ -152,7 +152,7 @@ describe("session:acquire pacing", function()
       assert.is_true(sent[i] - sent[i - 50] >= 1, "window starting at " .. sent[i - 50])
     end
     -- and does not waste the allowance: 400 sends in about 8 windows
-    assert.is_true(sent[#sent] < 7.5)
+    assert.is_true(sent[#sent] < 7.8)
   end)
 
   it("does not pace at all when the limit is off", function()
