@@ -21,6 +21,9 @@
 #define PACING_MARGIN 0.01
 #define PACING_MARGIN_MIN 0.05
 
+/* How long Paddle blocks an IP after a 429 that has no Retry-After. */
+#define PADDLE_BLOCK_DEFAULT 60
+
 static paddle_session *check_session(lua_State *L, int idx) {
   paddle_session *s = (paddle_session *)luaL_checkudata(L, idx, PADDLE_SESSION_MT);
   if (s->key == NULL) luaL_argerror(L, idx, "session is closed");
@@ -336,8 +339,9 @@ static int l_session_decide(lua_State *L) {
   if (!is_retryable_status(status)) goto done;
   if (retry_after != NULL) wait = retry_after_seconds(retry_after, wall_clock());
   if (status == 429) {
-    /* Paddle blocks the whole IP: every request of this client waits. */
-    if (wait < 0) wait = backoff_delay(s, attempt);
+    /* Paddle blocks the whole IP (for 60 s, its documented block, when the
+     * answer does not say): every request of this client waits. */
+    if (wait < 0) wait = PADDLE_BLOCK_DEFAULT;
     if (now + wait > s->blocked_until) s->blocked_until = now + wait;
   } else if (!is_idempotent(method)) {
     goto done;

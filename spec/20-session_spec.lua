@@ -18,7 +18,7 @@ describe("session:decide", function()
   it("retries idempotent methods on 429, 5xx and 52x", function()
     local s = session { backoff_base = 0.1 }
     for _, method in ipairs { "GET", "PATCH", "DELETE" } do
-      for _, status in ipairs { 429, 500, 502, 503, 504, 520, 521, 522, 523, 524 } do
+      for _, status in ipairs { 500, 502, 503, 504, 520, 521, 522, 523, 524 } do
         local action, wait = s:decide(method, 1, status, nil, true, nil, 0)
         assert.equal("retry", action, method .. " " .. status)
         assert.is_true(wait >= 0 and wait <= 0.1)
@@ -82,6 +82,15 @@ describe("session:decide", function()
     assert.equal(6, blocked)
     assert.equal("blocked", why)
     assert.equal(0, s:acquire(107))
+  end)
+
+  it("takes Paddle's 60 s block for a 429 without Retry-After", function()
+    local s = session()
+    local action, wait = s:decide("GET", 1, 429, nil, true, nil, 0)
+    assert.same({ "retry", 60 }, { action, wait })
+    assert.equal(50, (s:acquire(10)))
+    local impatient = session { max_retry_wait = 5 }
+    assert.same({ "give_up", 60 }, { impatient:decide("GET", 1, 429, nil, true, nil, 0) })
   end)
 
   it("gives up when Retry-After exceeds max_retry_wait, still blocking", function()
