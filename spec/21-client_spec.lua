@@ -53,6 +53,14 @@ describe("client over libcurl", function()
       assert.equal('{"email":"headers@example.com","name":"Test"}', log[1].body)
     end)
 
+    it("adds the `headers` option to every request; a user-agent replaces ours", function()
+      local c = client { headers = { ["X-Trace"] = "abc", ["user-agent"] = "my-app/1.0" } }
+      assert(c.request("GET", "/customers"))
+      local h = m:requests()[1].headers
+      assert.equal("abc", h["x-trace"])
+      assert.equal("my-app/1.0", h["user-agent"])
+    end)
+
     it("is refused with the wrong key, and the error says so without the key", function()
       local c = client { api_key = "pdl_sdbx_apikey_wrongwrongwrong" }
       local data, err = c.request("GET", "/customers")

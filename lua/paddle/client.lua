@@ -308,7 +308,10 @@ function _M.new(opts)
       ["Paddle-Version"] = "1",
       ["User-Agent"] = t.user_agent,
     }
-    for name, value in pairs(o.headers) do headers[name] = value end
+    for name, value in pairs(o.headers) do
+      if name:lower() == "user-agent" then headers["User-Agent"] = nil end -- one User-Agent line
+      headers[name] = value
+    end
     if body then headers["Content-Type"] = "application/json" end
 
     local attempt = 0
