@@ -1,7 +1,6 @@
 -- Error values: every runtime failure is returned as `nil, err` where err is
 -- one of these tables. tostring(err) gives one line for logs.
 local setmetatable = setmetatable
-local getmetatable = getmetatable
 local tostring = tostring
 local concat = table.concat
 
@@ -23,10 +22,6 @@ end
 -- new{ type = ..., code = ..., detail = ..., status = ... } -> error value
 function _M.new(fields)
   return setmetatable(fields, Error)
-end
-
-function _M.is_error(value)
-  return getmetatable(value) == Error
 end
 
 return _M

@@ -8,8 +8,6 @@ local pairs = pairs
 
 local _M = { name = "curl", version = curl.version }
 
-_M.sleep = core.sleep
-
 -- new(options) -> transport with send(session, method, url, headers, body)
 function _M.new(opts)
   local handle = curl.new {

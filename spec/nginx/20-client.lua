@@ -1,19 +1,12 @@
 -- The Paddle client inside nginx: cosockets, retries with ngx.sleep, and
 -- non-blocking behaviour, against the local emulator.
 local http = require "paddle.ngx.http"
-local json = require "cjson.safe"
 local paddle = require "paddle"
 
 local ngx = ngx
 local KEY = "pdl_sdbx_apikey_01nginxsuitekey"
 
-local function admin(t, method, path, body)
-  local res, err = http.request { url = t.env.mock_url .. path, method = method,
-    body = body and json.encode(body) or nil, headers = { ["Content-Type"] = "application/json" } }
-  if not res then t.fail("emulator admin " .. path .. ": " .. tostring(err)) end
-  t.truthy(res.status < 300, "emulator admin " .. path .. " answered " .. res.status)
-  return json.decode(res.body)
-end
+local admin = require "mock_admin"
 
 local function new_client(t, opts)
   opts = opts or {}

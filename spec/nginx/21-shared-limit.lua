@@ -1,16 +1,10 @@
 -- Two nginx workers, one Paddle limit: with shared_dict the pacing window and
 -- the 429 block are shared, so together the workers never exceed the limit.
 local http = require "paddle.ngx.http"
-local json = require "cjson.safe"
 
 local ngx = ngx
 
-local function admin(t, method, path, body)
-  local res, err = http.request { url = t.env.mock_url .. path, method = method,
-    body = body and json.encode(body) or nil, headers = { ["Content-Type"] = "application/json" } }
-  if not res then t.fail("emulator admin " .. path .. ": " .. tostring(err)) end
-  return json.decode(res.body)
-end
+local admin = require "mock_admin"
 
 -- Seconds of an RFC 3339 time of the request log (differences only).
 local function seconds(rfc3339)
