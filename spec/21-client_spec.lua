@@ -133,7 +133,7 @@ describe("client over libcurl", function()
       assert.is_string(err.request_id)
       assert.is_string(err.documentation_url)
       assert.equal(1, err.attempts)
-      assert.equal("paddle: 404 not_found: " .. err.detail .. " (request_id " .. err.request_id .. ")",
+      assert.equal("paddle: 404 not_found: " .. err.detail .. " [request_id " .. err.request_id .. "]",
         tostring(err))
     end)
 

@@ -223,14 +223,14 @@ describe("client.customers", function()
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("email=a%2Btag%40example.com,b%40example.com", requests()[1].query)
+      assert.equal("email=a%2Btag%40example.com,b%40example.com&per_page=200", requests()[1].query)
 
       got = {}
       for c in client.customers.list { id = { a.id, b.id }, status = { "active", "archived" } } do
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("id=" .. a.id .. "," .. b.id .. "&status=active,archived", requests()[2].query)
+      assert.equal("id=" .. a.id .. "," .. b.id .. "&per_page=200&status=active,archived", requests()[2].query)
     end)
 
     it("honours the server's per_page clamp (200) and still returns everything", function()
@@ -498,8 +498,8 @@ describe("client.customers", function()
       raises("customer_id must be a customer id", function()
         client.customers.get("add_01hv6y1jedq4p1n0yqn5ba3ky4")
       end)
-      raises("got nil", function() client.customers.archive() end)
-      raises("got number", function() client.customers.update(42, {}) end)
+      raises("got a nil", function() client.customers.archive() end)
+      raises("got 42 (a number)", function() client.customers.update(42, {}) end)
       assert.equal(0, #requests())
     end)
 
