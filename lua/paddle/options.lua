@@ -14,6 +14,7 @@ local min = math.min
 local pairs = pairs
 local sort = table.sort
 local sub = string.sub
+local tostring = tostring
 local type = type
 
 local _M = {}
@@ -274,6 +275,26 @@ function _M.check(opts, who)
     if dir ~= "" then o.ca_path = dir end
   end
   return o
+end
+
+local function shown_default(o)
+  local d = o.default
+  if d == nil then return o.env and ("env `" .. o.env .. "`") or "-" end
+  if type(d) == "table" then
+    if d.requests then return format("`{ requests = %d, per = %d }`", d.requests, d.per) end
+    return "`{}`"
+  end
+  return "`" .. tostring(d) .. "`"
+end
+
+-- The option table of docs/client.md, made from LIST (a spec checks that the
+-- docs hold exactly this text, so the two cannot drift apart).
+function _M.markdown()
+  local rows = { "| option | default | meaning |", "|---|---|---|" }
+  for _, o in ipairs(_M.LIST) do
+    rows[#rows + 1] = format("| `%s` | %s | %s |", o.name, shown_default(o), o.doc)
+  end
+  return concat(rows, "\n") .. "\n"
 end
 
 -- The names in the order docs/client.md lists them.
