@@ -206,6 +206,17 @@ local function result_from_response(res, attempts)
   return decoded.data, decoded.meta
 end
 
+-- One attempt through either transport interface: the one in COMMON.md
+-- (set_headers, send -> status, body, request_id, retry_after | nil, code,
+-- detail, sent: paddle.ngx.transport) or the older table-returning one.
+local function send(t, session, method, full, headers, body, timeout)
+  if not t.set_headers then return t.send(session, method, full, headers, body) end
+  t.set_headers(headers)
+  local status, a, b, c = t.send(session, method, full, body, timeout, method == "GET")
+  if not status then return nil, { code = a, detail = b, sent = c } end
+  return { status = status, body = a, headers = { ["request-id"] = b, ["retry-after"] = c } }
+end
+
 -- new(opts) -> client with client.request(method, path, { query, body })
 function _M.new(opts)
   local valid, o = pcall(_M.check_options, opts)
@@ -239,6 +250,27 @@ function _M.new(opts)
 
   -- One clock per client so pacing stays consistent across transports.
   local now = ngx and function() ngx.update_time(); return ngx.now() end or core.monotonic
+
+  -- The request headers, built once per transport (with and without a JSON
+  -- body), so a transport can keep what it derives from them.
+  local function request_headers(t, with_body)
+    local key = with_body and "json" or "plain"
+    t.request_headers = t.request_headers or {}
+    local headers = t.request_headers[key]
+    if headers then return headers end
+    headers = {
+      ["Accept"] = "application/json",
+      ["Paddle-Version"] = "1",
+      ["User-Agent"] = t.user_agent,
+    }
+    for name, value in pairs(o.headers) do
+      if name:lower() == "user-agent" then headers["User-Agent"] = nil end -- one User-Agent line
+      headers[name] = value
+    end
+    if with_body then headers["Content-Type"] = "application/json" end
+    t.request_headers[key] = headers
+    return headers
+  end
 
   local function transport_for_this_call()
     local name = o.transport or (cosockets_available() and "ngx" or "curl")
@@ -303,16 +335,7 @@ function _M.new(opts)
     if not ok then error(full, 2) end
 
     local t = transport_for_this_call()
-    local headers = {
-      ["Accept"] = "application/json",
-      ["Paddle-Version"] = "1",
-      ["User-Agent"] = t.user_agent,
-    }
-    for name, value in pairs(o.headers) do
-      if name:lower() == "user-agent" then headers["User-Agent"] = nil end -- one User-Agent line
-      headers[name] = value
-    end
-    if body then headers["Content-Type"] = "application/json" end
+    local headers = request_headers(t, body ~= nil)
 
     local attempt = 0
     while true do
@@ -329,7 +352,7 @@ function _M.new(opts)
       else
         attempt = attempt + 1
         local started = now()
-        local res, failure = t.send(session, method, full, headers, body)
+        local res, failure = send(t, session, method, full, headers, body, o.timeout)
         local retry_after = res and res.headers["retry-after"]
         local action, delay = session:decide(method, attempt, res and res.status,
           failure and failure.code, failure and failure.sent, retry_after, now())
