@@ -270,7 +270,7 @@ end
 function _M.new_conn(target, method, timeout)
   return {
     target = target, method = method, timeout = timeout or target.timeout,
-    sock = false, sent = false, reused = false, phase = "connecting", deadline = 0,
+    sock = false, sent = false, reused = false, phase = "connecting", deadline = 0, armed = 0,
   }
 end
 
@@ -290,12 +290,16 @@ local function fail(conn, code, detail)
   }
 end
 
--- Sets the socket timeout from what is left of the request's budget.
+-- Sets the socket timeout from what is left of the request's budget. nginx's
+-- cached clock (ngx.now) moves on whenever a socket operation waited, so the
+-- timeout is only set again when time has passed since the last one.
 local function arm(conn)
-  ngx.update_time()
   local ms = floor((conn.deadline - ngx.now()) * 1000)
   if ms <= 0 then return false end
-  conn.sock:settimeout(ms)
+  if ms ~= conn.armed then
+    conn.armed = ms
+    conn.sock:settimeout(ms)
+  end
   return true
 end
 
