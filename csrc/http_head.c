@@ -338,6 +338,7 @@ static int l_http_request_head(lua_State *L) {
   size_t method_len, target_len, fixed_len, i;
   const paddle_session *s = NULL;
   const char *method, *target, *fixed;
+  long long length = -1; /* none: no Content-Length line */
   luaL_Buffer b;
   if (!lua_isnil(L, 1)) {
     s = (const paddle_session *)luaL_checkudata(L, 1, PADDLE_SESSION_MT);
@@ -346,7 +347,10 @@ static int l_http_request_head(lua_State *L) {
   method = luaL_checklstring(L, 2, &method_len);
   target = luaL_checklstring(L, 3, &target_len);
   fixed = luaL_checklstring(L, 4, &fixed_len);
-  if (!lua_isnoneornil(L, 5)) luaL_argcheck(L, luaL_checkinteger(L, 5) >= 0, 5, "negative length");
+  if (!lua_isnoneornil(L, 5)) {
+    length = (long long)luaL_checkinteger(L, 5);
+    luaL_argcheck(L, length >= 0, 5, "negative length");
+  }
   for (i = 0; i < target_len; i++) {
     unsigned char c = (unsigned char)target[i];
     if (c <= ' ' || c == 127) luaL_argerror(L, 3, "spaces or control characters in the request target");
@@ -362,9 +366,9 @@ static int l_http_request_head(lua_State *L) {
     luaL_addstring(&b, "\r\n");
   }
   luaL_addlstring(&b, fixed, fixed_len);
-  if (!lua_isnoneornil(L, 5)) {
+  if (length >= 0) { /* (the buffer may have pushed a value: index 5 is no longer the argument) */
     char line[48];
-    int k = snprintf(line, sizeof line, "Content-Length: %lld\r\n", (long long)lua_tointeger(L, 5));
+    int k = snprintf(line, sizeof line, "Content-Length: %lld\r\n", length);
     luaL_addlstring(&b, line, (size_t)k);
   }
   luaL_addstring(&b, "\r\n");

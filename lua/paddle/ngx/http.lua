@@ -271,6 +271,7 @@ function _M.new_conn(target, method, timeout)
   return {
     target = target, method = method, timeout = timeout or target.timeout,
     sock = false, sent = false, reused = false, phase = "connecting", deadline = 0, armed = 0,
+    buf = "",
   }
 end
 
@@ -374,37 +375,94 @@ function _M.send_request(conn, head, body)
 end
 
 -- ---------------------------------------------------------------------------
+-- Reading: what the socket returned beyond what a phase consumed waits in
+-- conn.buf. Heads and chunk-size lines are found with plain finds in that
+-- buffer filled by receiveany (no receiveuntil iterator: a fresh C closure per
+-- response defeats LuaJIT's traces); bodies of known size come with receive(n).
+
+-- Appends what the socket has (at least one byte) to conn.buf.
+-- Returns true or nil, err ("timeout", "closed", ...).
+local function fill(conn)
+  if not arm(conn) then return nil, "timeout" end
+  local data, err = conn.sock:receiveany(PIECE)
+  if not data then return nil, err end
+  conn.buf = conn.buf .. data
+  return true
+end
+
+-- Takes `len` bytes: first from conn.buf, the rest straight from the socket.
+-- Returns them, or nil, err, bytes_received.
+local function take(conn, len)
+  local buf = conn.buf
+  if #buf >= len then
+    conn.buf = sub(buf, len + 1)
+    return sub(buf, 1, len)
+  end
+  conn.buf = ""
+  local parts, got = { buf }, #buf
+  while got < len do
+    if not arm(conn) then return nil, "timeout", got end
+    local k = len - got > PIECE and PIECE or len - got
+    local data, err, partial = conn.sock:receive(k)
+    if not data then return nil, err, got + #(partial or "") end
+    parts[#parts + 1] = data
+    got = got + k
+  end
+  return concat(parts)
+end
+
+-- Takes one CRLF-terminated line of at most `max` bytes (without its CRLF).
+-- Returns it, or nil, err ("too long" or a socket error).
+local function take_line(conn, max)
+  local from = 1
+  while true do
+    local e = find(conn.buf, "\r\n", from, true)
+    if e then
+      local line = sub(conn.buf, 1, e - 1)
+      conn.buf = sub(conn.buf, e + 2)
+      return line
+    end
+    if #conn.buf > max then return nil, "too long" end
+    from = #conn.buf > 0 and #conn.buf or 1
+    local ok, err = fill(conn)
+    if not ok then return nil, err end
+  end
+end
+
+-- ---------------------------------------------------------------------------
 -- Phase 3: the status line and headers.
 
--- Reads one head after its first 5 bytes, up to (without) the blank line.
--- A reader given a size returns less than that size only when it found its
--- pattern, so one call reads a whole head (ngx_lua's receiveuntil).
+-- Takes one head from the buffer: the text after "HTTP/" up to (without) the
+-- blank line. Fails fast when the first bytes are not "HTTP/" rather than
+-- wait for a blank line that may never come.
 local function read_one_head(conn)
-  local sock = conn.sock
-  -- The first bytes must be "HTTP/": fail fast on anything else rather than
-  -- wait for a blank line that may never come.
-  if not arm(conn) then return budget_spent(conn) end
-  local start, err, partial = sock:receive(5)
-  if not start then
-    if err == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
-    if partial and partial ~= "" and sub("HTTP/", 1, #partial) ~= partial then
+  local max = conn.target.max_header_size
+  local from = 1
+  while true do
+    local buf = conn.buf
+    if sub(buf, 1, 5) ~= sub("HTTP/", 1, #buf) then
       return fail(conn, "protocol_error", "invalid status line")
     end
-    return fail(conn, "connection_reset", "connection closed before any response (" .. tostring(err) .. ")")
+    local e = find(buf, "\r\n\r\n", from, true)
+    if e then
+      if e - 1 > max then break end
+      conn.buf = sub(buf, e + 4)
+      return sub(buf, 6, e - 1)
+    end
+    if #buf > max then break end
+    from = #buf > 3 and #buf - 2 or 1
+    local ok, err = fill(conn)
+    if not ok then
+      if err == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
+      if conn.buf == "" then
+        return fail(conn, "connection_reset",
+          "connection closed before any response (" .. tostring(err) .. ")")
+      end
+      return fail(conn, "connection_reset",
+        "connection closed in the middle of the response head (" .. tostring(err) .. ")")
+    end
   end
-  if start ~= "HTTP/" then return fail(conn, "protocol_error", "invalid status line") end
-  local max = conn.target.max_header_size
-  if not arm(conn) then return budget_spent(conn) end
-  local rest, rerr = sock:receiveuntil("\r\n\r\n")(max + 1)
-  if not rest then
-    if rerr == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
-    return fail(conn, "connection_reset",
-      "connection closed in the middle of the response head (" .. tostring(rerr) .. ")")
-  end
-  if #rest > max then
-    return fail(conn, "protocol_error", "response head larger than " .. max .. " bytes")
-  end
-  return rest
+  return fail(conn, "protocol_error", "response head larger than " .. max .. " bytes")
 end
 
 --- read_head(conn) -> status | nil, err. Skips 1xx responses; leaves in conn
@@ -436,40 +494,14 @@ end
 -- ---------------------------------------------------------------------------
 -- Phase 4: the body, by its framing.
 
--- Reads exactly `len` bytes into parts[]. Returns true or nil, err.
-local function read_exact(conn, len, parts)
-  local sock = conn.sock
-  while len > 0 do
-    if not arm(conn) then return nil, "timeout" end
-    local k = len > PIECE and PIECE or len
-    local data, err, partial = sock:receive(k)
-    if not data then
-      if partial and partial ~= "" then parts[#parts + 1] = partial end
-      return nil, err
-    end
-    parts[#parts + 1] = data
-    len = len - k
-  end
-  return true
-end
-
 local function read_length(conn, len)
   if len > conn.target.max_body_size then return body_too_large(conn) end
-  if len == 0 then return "" end
-  if len <= PIECE then -- the usual case: one receive, no table
-    if not arm(conn) then return budget_spent(conn) end
-    local data, err, partial = conn.sock:receive(len)
-    if data then return data end
+  local body, err, got = take(conn, len)
+  if not body then
     return read_failed(conn, err, "truncated_body",
-      format("connection closed after %d of %d body bytes", #(partial or ""), len))
+      format("connection closed after %d of %d body bytes", got, len))
   end
-  local parts = {}
-  local ok, err = read_exact(conn, len, parts)
-  if not ok then
-    return read_failed(conn, err, "truncated_body",
-      format("connection closed after %d of %d body bytes", #concat(parts), len))
-  end
-  return concat(parts)
+  return body
 end
 
 local HEX = {}
@@ -489,27 +521,13 @@ local function chunk_size(line)
   return size
 end
 
--- Reads one CRLF-terminated line of at most MAX_LINE bytes with a reused
--- reader (whose second call ends the line). Returns it or nil, err, too_long.
-local function read_line(conn, reader)
-  if not arm(conn) then return nil, "timeout" end
-  local line, err = reader(MAX_LINE + 1)
-  if not line then return nil, err end
-  if #line > MAX_LINE then return nil, "too long", true end
-  local done
-  done, err = reader(MAX_LINE + 1)
-  if done ~= nil then return nil, "too long", true end
-  if err then return nil, err end
-  return line
-end
-
 -- Trailer fields after the last chunk: read and ignored, up to the empty line.
-local function skip_trailer(conn, reader)
+local function skip_trailer(conn)
   local size = 0
   while true do
-    local line, err, too_long = read_line(conn, reader)
+    local line, err = take_line(conn, MAX_LINE)
     if not line then
-      if too_long then return fail(conn, "protocol_error", "trailer line too long") end
+      if err == "too long" then return fail(conn, "protocol_error", "trailer line too long") end
       return read_failed(conn, err, "truncated_body", "connection closed inside the trailer")
     end
     if line == "" then return true end
@@ -521,12 +539,11 @@ local function skip_trailer(conn, reader)
 end
 
 local function read_chunked(conn)
-  local reader = conn.sock:receiveuntil("\r\n")
-  local parts, total = {}, 0
+  local parts, n, total = {}, 0, 0
   while true do
-    local line, err, too_long = read_line(conn, reader)
+    local line, err = take_line(conn, MAX_LINE)
     if not line then
-      if too_long then return fail(conn, "protocol_error", "chunk-size line too long") end
+      if err == "too long" then return fail(conn, "protocol_error", "chunk-size line too long") end
       return read_failed(conn, err, "truncated_body", "connection closed inside a chunked body")
     end
     local size = chunk_size(line)
@@ -534,29 +551,26 @@ local function read_chunked(conn)
     if size == 0 then break end
     total = total + size
     if total > conn.target.max_body_size then return body_too_large(conn) end
-    local ok, rerr = read_exact(conn, size + 2, parts) -- the data and its CRLF
-    if not ok then
+    local data, rerr = take(conn, size + 2) -- the data and its CRLF
+    if not data then
       return read_failed(conn, rerr, "truncated_body", "connection closed inside a chunk")
     end
-    local n = #parts
-    if #parts[n] < 2 then -- the CRLF straddles two pieces (chunks over PIECE bytes)
-      parts[n - 1], parts[n], n = parts[n - 1] .. parts[n], nil, n - 1
-    end
-    local last = parts[n]
-    if sub(last, -2) ~= "\r\n" then return fail(conn, "protocol_error", "chunk not followed by CRLF") end
-    parts[n] = sub(last, 1, -3)
+    if sub(data, -2) ~= "\r\n" then return fail(conn, "protocol_error", "chunk not followed by CRLF") end
+    n = n + 1
+    parts[n] = sub(data, 1, -3)
   end
-  local ok, err = skip_trailer(conn, reader)
+  local ok, err = skip_trailer(conn)
   if not ok then return nil, err end
   return concat(parts)
 end
 
 local function read_to_close(conn)
-  local sock = conn.sock
-  local parts, n, total = {}, 0, 0
+  local parts, n, total = { conn.buf }, 1, #conn.buf
+  conn.buf = ""
+  if total > conn.target.max_body_size then return body_too_large(conn) end
   while true do
     if not arm(conn) then return budget_spent(conn) end
-    local data, err = sock:receiveany(PIECE)
+    local data, err = conn.sock:receiveany(PIECE)
     if not data then
       if err == "closed" then break end
       return read_failed(conn, err, "truncated_body", "connection failed inside a close-delimited body")
@@ -571,16 +585,24 @@ local function read_to_close(conn)
 end
 
 --- read_body(conn) -> body | nil, err. After read_head; clears conn.keepalive
--- when the framing leaves the connection unusable.
+-- when the framing, or bytes beyond the response, leave the connection unusable.
 function _M.read_body(conn)
   conn.phase = "reading the response body"
   local status, framing = conn.status, conn.framing
-  if conn.method == "HEAD" or status == 204 or status == 304 then return "" end
-  if framing == "length" then return read_length(conn, conn.length) end
-  if framing == "close" then return read_to_close(conn) end
-  -- Both framings present: the message is suspect, do not reuse.
-  if framing == "chunked+length" then conn.keepalive = false end
-  return read_chunked(conn)
+  local body, err
+  if conn.method == "HEAD" or status == 204 or status == 304 then
+    body = ""
+  elseif framing == "length" then
+    body, err = read_length(conn, conn.length)
+  elseif framing == "close" then
+    body, err = read_to_close(conn)
+  else
+    -- Both framings present: the message is suspect, do not reuse.
+    if framing == "chunked+length" then conn.keepalive = false end
+    body, err = read_chunked(conn)
+  end
+  if conn.buf ~= "" then conn.keepalive = false end
+  return body, err
 end
 
 -- ---------------------------------------------------------------------------
