@@ -432,12 +432,31 @@ end
 -- ---------------------------------------------------------------------------
 -- Phase 3: the status line and headers.
 
+-- Reads more of a head into conn.buf. Returns true or nil, err (error value).
+local function fill_head(conn)
+  local ok, err = fill(conn)
+  if ok then return true end
+  if err == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
+  if conn.buf == "" then
+    return fail(conn, "connection_reset", "connection closed before any response (" .. tostring(err) .. ")")
+  end
+  return fail(conn, "connection_reset",
+    "connection closed in the middle of the response head (" .. tostring(err) .. ")")
+end
+
 -- Takes one head from the buffer: the text after "HTTP/" up to (without) the
 -- blank line. Fails fast when the first bytes are not "HTTP/" rather than
--- wait for a blank line that may never come.
+-- wait for a blank line that may never come. The usual head comes with one
+-- fill before the loop, which then ends in its first pass: a loop that goes
+-- round in every call would abort the caller's trace ("inner loop in root
+-- trace").
 local function read_one_head(conn)
   local max = conn.target.max_header_size
   local from = 1
+  if conn.buf == "" then
+    local ok, err = fill_head(conn)
+    if not ok then return nil, err end
+  end
   while true do
     local buf = conn.buf
     if sub(buf, 1, 5) ~= sub("HTTP/", 1, #buf) then
@@ -451,16 +470,8 @@ local function read_one_head(conn)
     end
     if #buf > max then break end
     from = #buf > 3 and #buf - 2 or 1
-    local ok, err = fill(conn)
-    if not ok then
-      if err == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
-      if conn.buf == "" then
-        return fail(conn, "connection_reset",
-          "connection closed before any response (" .. tostring(err) .. ")")
-      end
-      return fail(conn, "connection_reset",
-        "connection closed in the middle of the response head (" .. tostring(err) .. ")")
-    end
+    local ok, err = fill_head(conn)
+    if not ok then return nil, err end
   end
   return fail(conn, "protocol_error", "response head larger than " .. max .. " bytes")
 end

@@ -64,68 +64,77 @@ local function sleep(seconds)
   return false
 end
 
+-- The per-transport state `st`: settings (options for http.target), targets
+-- (origin -> checked target: host, port, TLS, pool name), lines_for (headers
+-- table -> host header -> header lines), headers and lines (the current ones),
+-- last_head (the last response's head, parsed on demand by t.headers()).
+
+local function target_for(st, url)
+  local origin, path = split_url(url)
+  local target = origin and st.targets[origin]
+  if target then return target, path end
+  st.settings.url = url
+  target, path = http.target(st.settings, 4)
+  if origin then st.targets[origin] = target end
+  return target, path
+end
+
+local function header_lines(st, target)
+  local key = st.headers or NO_HEADERS
+  local by_host = st.lines_for[key]
+  if not by_host then
+    by_host = {}
+    st.lines_for[key] = by_host
+  end
+  local lines = by_host[target.host_header]
+  if not lines then
+    lines = http.header_block(key, target.host_header, 4)
+    by_host[target.host_header] = lines
+  end
+  return lines
+end
+
+local function send(st, session, method, url, body, timeout)
+  local target, path = target_for(st, url)
+  local lines = st.lines
+  if not lines or lines.target ~= target then
+    lines = { target = target, text = header_lines(st, target) }
+    st.lines = lines
+  end
+  local length = body and #body or (BODY_METHODS[method] and 0 or nil)
+  local head = request_head(session, method, path, lines.text, length)
+  local conn = new_conn(target, method, timeout)
+  local ok, err = connect(conn)
+  if ok then ok, err = send_request(conn, head, body) end
+  if ok then ok, err = read_head(conn) end
+  if ok then ok, err = read_body(conn) end
+  if not ok then return nil, err.code, err.detail, err.sent end
+  set_keepalive(conn)
+  st.last_head = conn.head
+  return conn.status, ok, conn.request_id, conn.retry_after
+end
+
 function _M.new(opts)
-  local settings = {
-    connect_timeout = opts.connect_timeout, timeout = opts.timeout, ssl_verify = true,
+  local st = {
+    settings = { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ssl_verify = true },
+    targets = {},
+    lines_for = setmetatable({}, { __mode = "k" }),
+    headers = false, lines = false, last_head = false,
   }
-  local targets = {} -- origin -> checked target (host, port, TLS, pool name)
-  local lines_for = setmetatable({}, { __mode = "k" }) -- headers table -> { host_header -> lines }
-  local headers, lines -- current headers table and its lines for the current origin's Host
-  local last_head -- the last response's head, parsed on demand by t.headers()
-
-  local function target_for(url)
-    local origin, path = split_url(url)
-    local target = origin and targets[origin]
-    if target then return target, path end
-    settings.url = url
-    target, path = http.target(settings, 3)
-    if origin then targets[origin] = target end
-    return target, path
-  end
-
-  local function header_lines(target)
-    local key = headers or NO_HEADERS
-    local by_host = lines_for[key]
-    if not by_host then
-      by_host = {}
-      lines_for[key] = by_host
-    end
-    local l = by_host[target.host_header]
-    if not l then
-      l = http.header_block(key, target.host_header, 3)
-      by_host[target.host_header] = l
-    end
-    return l
-  end
-
   local t = { name = _M.name, sleep = sleep }
 
   function t.set_headers(h)
     if type(h) ~= "table" then error("set_headers: expects a table", 2) end
-    if h ~= headers then headers, lines = h, nil end
+    if h ~= st.headers then st.headers, st.lines = h, false end
   end
 
   function t.send(session, method, url, body, timeout)
-    local target, path = target_for(url)
-    if not lines or lines.target ~= target then
-      lines = { target = target, text = header_lines(target) }
-    end
-    local length = body and #body or (BODY_METHODS[method] and 0 or nil)
-    local head = request_head(session, method, path, lines.text, length)
-    local conn = new_conn(target, method, timeout)
-    local ok, err = connect(conn)
-    if ok then ok, err = send_request(conn, head, body) end
-    if ok then ok, err = read_head(conn) end
-    if ok then ok, err = read_body(conn) end
-    if not ok then return nil, err.code, err.detail, err.sent end
-    set_keepalive(conn)
-    last_head = conn.head
-    return conn.status, ok, conn.request_id, conn.retry_after
+    return send(st, session, method, url, body, timeout)
   end
 
   function t.headers()
-    if not last_head then return {} end
-    return (core.http_headers(last_head))
+    if not st.last_head then return {} end
+    return (core.http_headers(st.last_head))
   end
 
   function t.close() end -- sockets live per request; nothing to release
