@@ -315,7 +315,7 @@ static int l_http_head(lua_State *L) {
   } else {
     lua_pushliteral(L, "close");
   }
-  lua_pushnumber(L, h.cl_seen && !h.cl_bad ? (lua_Number)h.cl : -1);
+  lua_pushinteger(L, h.cl_seen && !h.cl_bad ? (lua_Integer)h.cl : -1);
   lua_pushboolean(L, h.minor >= 1 && !h.conn_close);
   push_span_or_nil(L, h.request_id, h.rid_count);
   push_span_or_nil(L, h.retry_after, h.ra_count);
