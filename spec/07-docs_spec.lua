@@ -132,9 +132,10 @@ describe("the docs' markers and links", function()
     end)
   end
 
-  it("names no missing Markdown file in examples/ or bin/", function()
+  it("names no missing Markdown file in the code, examples or scripts", function()
     local missing = {}
-    for _, file in ipairs(list("examples/* bin/*")) do
+    local files = capture("find examples bin lua csrc bench fuzz .ci Makefile *.rockspec -type f 2>/dev/null")
+    for file in files:gmatch("[^\n]+") do
       for _, m in ipairs(docblocks.mentioned_docs(read(file) or "")) do
         if not read(m.name) and not read(file:match("^(.*)/") .. "/" .. m.name) then
           missing[#missing + 1] = file .. ":" .. m.line .. ": " .. m.name .. " does not exist"
@@ -162,99 +163,99 @@ local function with_redis(block, fn)
   return a, b
 end
 
-describe("the docs' code blocks (" .. LUA .. ")", function()
+-- One emulator for every block and example of this run, reset before each.
+describe("against the emulator:", function()
   local m
   setup(function() m = mock.start { key = KEY } end)
   teardown(function() if m then m:stop() end end)
 
-  for _, block in ipairs(blocks) do
-    local name = block.file .. ":" .. block.line .. " (" .. block.lang .. ")"
-    if block.marks.fragment then
-      pending(name .. " is a fragment")
-    elseif block.lang == "lua" then
-      it(name .. " runs", function()
-        m:reset()
-        local ok, msg = with_redis(block, function(redis)
-          return docrun.lua(rewritten(block, rewrites(m.url, redis)), { lua = LUA, env = script_env(m.url) })
+  describe("the docs' code blocks (" .. LUA .. ")", function()
+
+    for _, block in ipairs(blocks) do
+      local name = block.file .. ":" .. block.line .. " (" .. block.lang .. ")"
+      if block.marks.fragment then
+        pending(name .. " is a fragment")
+      elseif block.lang == "lua" then
+        it(name .. " runs", function()
+          m:reset()
+          local ok, msg = with_redis(block, function(redis)
+            local script = rewritten(block, rewrites(m.url, redis))
+            return docrun.lua(script, { lua = LUA, env = script_env(m.url) })
+          end)
+          assert(ok, msg)
         end)
-        assert(ok, msg)
-      end)
-    elseif block.lang == "nginx" and JIT then
-      it(name .. " starts in nginx and answers", function()
-        m:reset()
-        local ok, msg = with_redis(block, function(redis)
-          return docrun.nginx(block, { env = { PADDLE_API_KEY = KEY, PADDLE_BASE_URL = m.url },
-            rewrites = rewrites(m.url, redis) })
+      elseif block.lang == "nginx" and JIT then
+        it(name .. " starts in nginx and answers", function()
+          m:reset()
+          local ok, msg = with_redis(block, function(redis)
+            return docrun.nginx(block, { env = { PADDLE_API_KEY = KEY, PADDLE_BASE_URL = m.url },
+              rewrites = rewrites(m.url, redis) })
+          end)
+          assert(ok, msg)
         end)
-        assert(ok, msg)
-      end)
-    end
-  end
-end)
-
--- Every file in examples/: run here as a standalone script, or by the suite named.
-local EXAMPLES = {
-  ["demo.lua"] = { expect = "Done%." },
-  ["provision_on_signup.lua"] = { expect = "email change refused" },
-  ["sync_subscriptions.lua"] = { expect = "live subscription" },
-  ["verify-webhook.lua"] = { webhook = true, expect = "^valid: customer%.created evt_" },
-  ["webhook_handler.lua"] = "spec/nginx/webhook_check.sh",
-  ["webhook-openresty.conf"] = "spec/nginx/webhook_check.sh",
-}
-
-describe("the examples (" .. LUA .. ")", function()
-  local m, dir
-  setup(function()
-    m = mock.start { key = KEY }
-    dir = (capture("mktemp -d /tmp/paddle-doc.XXXXXX"):gsub("%s+$", ""))
-  end)
-  teardown(function()
-    if m then m:stop() end
-    if dir then os.execute("rm -rf '" .. dir .. "'") end
-  end)
-
-  it("are each run by a spec", function()
-    for _, path in ipairs(list("examples/*")) do
-      local name = path:match("[^/]+$")
-      assert(EXAMPLES[name], path .. " is run by no spec: add it to EXAMPLES in spec/07-docs_spec.lua")
-      if type(EXAMPLES[name]) == "string" then
-        assert(read(EXAMPLES[name]):find("examples/" .. name, 1, true),
-          EXAMPLES[name] .. " does not use " .. path)
       end
     end
   end)
 
-  local names = {}
-  for name, how in pairs(EXAMPLES) do
-    if type(how) == "table" then names[#names + 1] = name end
-  end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    local how = EXAMPLES[name]
-    it("examples/" .. name .. " runs against the emulator", function()
-      m:reset()
-      local env = script_env(m.url)
-      local args
-      if how.webhook then
-        local secret = "pdl_ntfset_01hdocs_example_secret"
-        local body = read("spec/fixtures/webhook_event_customer_created.json")
-        local f = assert(io.open(dir .. "/event.json", "wb"))
-        f:write(body)
-        f:close()
-        env.PADDLE_WEBHOOK_SECRET = secret
-        args = { dir .. "/event.json", paddle_webhooks.sign(body, secret) }
-      end
-      local example = { lua = LUA, env = env, script = ROOT .. "/examples/" .. name, cwd = ROOT, args = args }
-      local ok, out = docrun.lua({ file = "examples/" .. name, line = 1, marks = {} }, example)
-      assert(ok, out)
-      assert(out:find(how.expect) ~= nil, "examples/" .. name .. " printed:\n" .. out)
-      if how.webhook then -- a signature by another secret: exit 1
-        args[2] = paddle_webhooks.sign(read(dir .. "/event.json"), "not-the-secret")
-        local forged = { file = "examples/" .. name, line = 1, marks = { expect_error = true } }
-        ok, out = docrun.lua(forged, example)
-        assert(ok, out)
-        assert.matches("invalid: paddle: signature_mismatch", out, 1, true)
+  -- Every file in examples/: run here as a standalone script, or by the suite named.
+  local EXAMPLES = {
+    ["demo.lua"] = { expect = "Done%." },
+    ["provision_on_signup.lua"] = { expect = "email change refused" },
+    ["sync_subscriptions.lua"] = { expect = "live subscription" },
+    ["verify-webhook.lua"] = { webhook = true, expect = "^valid: customer%.created evt_" },
+    ["webhook_handler.lua"] = "spec/nginx/webhook_check.sh",
+    ["webhook-openresty.conf"] = "spec/nginx/webhook_check.sh",
+  }
+
+  describe("the examples (" .. LUA .. ")", function()
+    local dir
+    setup(function() dir = (capture("mktemp -d /tmp/paddle-doc.XXXXXX"):gsub("%s+$", "")) end)
+    teardown(function() if dir then os.execute("rm -rf '" .. dir .. "'") end end)
+
+    it("are each run by a spec", function()
+      for _, path in ipairs(list("examples/*")) do
+        local name = path:match("[^/]+$")
+        assert(EXAMPLES[name], path .. " is run by no spec: add it to EXAMPLES in spec/07-docs_spec.lua")
+        if type(EXAMPLES[name]) == "string" then
+          assert(read(EXAMPLES[name]):find("examples/" .. name, 1, true),
+            EXAMPLES[name] .. " does not use " .. path)
+        end
       end
     end)
-  end
+
+    local names = {}
+    for name, how in pairs(EXAMPLES) do
+      if type(how) == "table" then names[#names + 1] = name end
+    end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local how = EXAMPLES[name]
+      it("examples/" .. name .. " runs against the emulator", function()
+        m:reset()
+        local env = script_env(m.url)
+        local args
+        if how.webhook then
+          local secret = "pdl_ntfset_01hdocs_example_secret"
+          local body = read("spec/fixtures/webhook_event_customer_created.json")
+          local f = assert(io.open(dir .. "/event.json", "wb"))
+          f:write(body)
+          f:close()
+          env.PADDLE_WEBHOOK_SECRET = secret
+          args = { dir .. "/event.json", paddle_webhooks.sign(body, secret) }
+        end
+        local example = { lua = LUA, env = env, script = ROOT .. "/examples/" .. name, cwd = ROOT,
+          args = args }
+        local ok, out = docrun.lua({ file = "examples/" .. name, line = 1, marks = {} }, example)
+        assert(ok, out)
+        assert(out:find(how.expect) ~= nil, "examples/" .. name .. " printed:\n" .. out)
+        if how.webhook then -- a signature by another secret: exit 1
+          args[2] = paddle_webhooks.sign(read(dir .. "/event.json"), "not-the-secret")
+          local forged = { file = "examples/" .. name, line = 1, marks = { expect_error = true } }
+          ok, out = docrun.lua(forged, example)
+          assert(ok, out)
+          assert.matches("invalid: paddle: signature_mismatch", out, 1, true)
+        end
+      end)
+    end
+  end)
 end)
