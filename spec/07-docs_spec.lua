@@ -63,6 +63,16 @@ local function rewritten(block, map)
   return copy
 end
 
+-- Runs fn(block, redis_or_nil), with a redis-server of its own when the block needs one.
+local function with_redis(block, fn)
+  if not block.marks.needs_redis then return fn(nil) end
+  local redis = docrun.redis_start()
+  local ok, a, b = pcall(fn, redis)
+  redis.stop()
+  if not ok then error(a, 0) end
+  return a, b
+end
+
 describe("the doc-block harness", function()
   it("reads markers above a fence, and refuses unknown or stray ones", function()
     local text = table.concat({
@@ -121,6 +131,32 @@ describe("the doc-block harness", function()
   end)
 end)
 
+describe("the doc-block harness with redis", function()
+  it("starts a redis-server of its own for `needs redis`, rewrites its URL, and stops it", function()
+    local block = { file = "x.md", line = 5, marks = { needs_redis = true }, body = [[
+local socket = require "socket"
+local host, port = ("redis://127.0.0.1:6379"):match("^redis://([^:]+):(%d+)$")
+local c = assert(socket.connect(host, tonumber(port)))
+c:send("PING\r\n")
+assert(c:receive("*l") == "+PONG")
+print(port)
+]] }
+    local port
+    local ok, out = with_redis(block, function(redis)
+      port = redis.port
+      assert.not_equal(6379, port)
+      return docrun.lua(rewritten(block, rewrites("http://127.0.0.1:1", redis)),
+        { lua = LUA, env = script_env("http://127.0.0.1:1") })
+    end)
+    assert(ok, out)
+    assert.equal(tostring(port), out:match("%d+"))
+    local c = require("socket").tcp()
+    c:settimeout(1)
+    assert.is_nil(c:connect("127.0.0.1", port), "redis-server still listens after the block")
+    c:close()
+  end)
+end)
+
 describe("the docs' markers and links", function()
   for _, file in ipairs(DOCS) do
     it(file .. " has well-formed markers and no dead link", function()
@@ -153,15 +189,6 @@ for _, file in ipairs(DOCS) do
   end
 end
 
--- Runs fn(block, redis_or_nil), with a redis-server of its own when the block needs one.
-local function with_redis(block, fn)
-  if not block.marks.needs_redis then return fn(nil) end
-  local redis = docrun.redis_start()
-  local ok, a, b = pcall(fn, redis)
-  redis.stop()
-  if not ok then error(a, 0) end
-  return a, b
-end
 
 -- One emulator for every block and example of this run, reset before each.
 describe("against the emulator:", function()
