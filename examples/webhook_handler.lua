@@ -29,6 +29,7 @@ local cjson = require "cjson.safe"
 local ngx = ngx
 local io_open = io.open
 local getenv = os.getenv
+local ipairs = ipairs
 local pcall = pcall
 local tostring = tostring
 
@@ -43,21 +44,23 @@ local _M = {
 -- once this returns true the line survives nginx, the kernel and a power cut.
 -- It blocks the worker for the fsync, which a webhook's rate allows.
 local ffi = require "ffi"
-pcall(ffi.cdef, [[
-int open(const char *path, int flags, int mode);
-long write(int fd, const void *buf, size_t n);
-int fsync(int fd);
-int close(int fd);
-char *strerror(int errnum);
-]])
+for _, declaration in ipairs {    -- one by one: another module may have declared some already
+  "int open(const char *path, int flags, ...);",
+  "ssize_t write(int fd, const void *buf, size_t n);",
+  "int fsync(int fd);",
+  "int close(int fd);",
+  "char *strerror(int errnum);",
+} do pcall(ffi.cdef, declaration) end
 local O_WRONLY, O_CREAT, O_APPEND = 1, 64, 1024
+local MODE_0600 = ffi.cast("int", 384) -- an int, not the double a Lua number becomes in "..."
 
 local function append_durably(path, text)
-  local fd = ffi.C.open(path, O_WRONLY + O_CREAT + O_APPEND, 384) -- 0600
+  local fd = ffi.C.open(path, O_WRONLY + O_CREAT + O_APPEND, MODE_0600)
   if fd < 0 then return nil, "open " .. path .. ": " .. ffi.string(ffi.C.strerror(ffi.errno())) end
   local written = ffi.C.write(fd, text, #text) -- one write: appends from workers never interleave
   local synced = written == #text and ffi.C.fsync(fd) == 0
-  local reason = not synced and ffi.string(ffi.C.strerror(ffi.errno()))
+  local reason = not synced and (written >= 0 and written < #text and "short write" -- a torn line:
+    or ffi.string(ffi.C.strerror(ffi.errno())))                                   -- readers skip it
   ffi.C.close(fd)
   if not synced then return nil, "write " .. path .. ": " .. reason end
   return true
@@ -66,7 +69,8 @@ end
 -- Stores one verified event; true, or nil and a message. Replace it with your
 -- database insert or queue push (it must not return before the event is safe).
 function _M.store(event)
-  local line = cjson.encode(event) -- one line: cjson escapes newlines inside strings
+  local line, err = cjson.encode(event) -- one line: cjson escapes newlines inside strings
+  if not line then return nil, err end
   return append_durably(_M.spool_file or (ngx.config.prefix() .. "paddle-events.jsonl"), line .. "\n")
 end
 
