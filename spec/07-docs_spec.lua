@@ -168,6 +168,18 @@ describe("the docs' markers and links", function()
     end)
   end
 
+  it("README.md is at most 300 lines, and runs its Quick start and OpenResty config", function()
+    local text = read("README.md")
+    local _, newlines = text:gsub("\n", "")
+    assert(newlines <= 300, "README.md has " .. newlines .. " lines")
+    local runs = {}
+    for _, block in ipairs((docblocks.parse(text, "README.md"))) do
+      if not block.marks.fragment then runs[block.section .. " " .. block.lang] = true end
+    end
+    assert(runs["Quick start lua"], "README.md: the Quick start has no lua block that runs")
+    assert(runs["OpenResty nginx"], "README.md: the OpenResty section has no nginx block that runs")
+  end)
+
   it("names no missing Markdown file in the code, examples or scripts", function()
     local missing = {}
     local files = capture("find examples bin lua csrc bench fuzz .ci Makefile *.rockspec -type f 2>/dev/null")

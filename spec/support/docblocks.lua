@@ -4,7 +4,8 @@
 --
 --   local docblocks = require "support.docblocks"
 --   local blocks, problems = docblocks.parse(text, "README.md")
---   -- blocks[i] = { file, line (of the opening fence), lang, body, marks }
+--   -- blocks[i] = { file, line (of the opening fence), lang, body, marks, section }
+--   -- (section: the text of the last heading above the block)
 --   -- marks: fragment, expect_error, needs_redis (booleans) and
 --   --        check = { method, path, status } (status: a number, or nil for any 2xx)
 --   local dead = docblocks.dead_links(text, "docs/client.md", exists)
@@ -67,10 +68,12 @@ function _M.parse(text, file)
   local lines = lines_of(text)
   local blocks, problems = {}, {}
   local used = {} -- marker lines that sit above a fence
+  local section -- the heading the block is under
   local i = 1
   while i <= #lines do
     local indent, ticks, lang = opening_fence(lines[i])
     if not indent then
+      section = lines[i]:match("^#+%s+(.-)%s*$") or section
       i = i + 1
     else
       local open = i
@@ -104,7 +107,7 @@ function _M.parse(text, file)
         problems[#problems + 1] = file .. ":" .. open .. ": 'expect-error' marker on a " .. lang .. " block"
       end
       blocks[#blocks + 1] = { file = file, line = open, lang = lang, body = concat(body, "\n") .. "\n",
-        marks = marks }
+        marks = marks, section = section }
     end
   end
   for n, line in ipairs(lines) do
