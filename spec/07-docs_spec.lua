@@ -63,6 +63,18 @@ local function rewritten(block, map)
   return copy
 end
 
+-- The bounds list of docs/client.md, from the options table.
+local function bounds_markdown(option_list)
+  local lines = {}
+  for _, o in ipairs(option_list) do
+    if o.kind == "number" or o.kind == "integer" then
+      lines[#lines + 1] = ("- `%s`: %s from %s to %s"):format(o.name,
+        o.kind == "integer" and "an integer" or "a number", tostring(o.min), tostring(o.max))
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
 -- Runs fn(block, redis_or_nil), with a redis-server of its own when the block needs one.
 local function with_redis(block, fn)
   if not block.marks.needs_redis then return fn(nil) end
@@ -178,6 +190,17 @@ describe("the docs' markers and links", function()
     end
     assert(runs["Quick start lua"], "README.md: the Quick start has no lua block that runs")
     assert(runs["OpenResty nginx"], "README.md: the OpenResty section has no nginx block that runs")
+  end)
+
+  it("docs/client.md holds the option table and the bounds of lua/paddle/options.lua", function()
+    local text = read("docs/client.md")
+    local options = require "paddle.options"
+    local table_text = options.markdown()
+    assert(text:find(table_text, 1, true),
+      "docs/client.md: the option table differs from paddle.options.markdown(); paste this:\n" .. table_text)
+    local bounds = bounds_markdown(options.LIST)
+    assert(text:find(bounds, 1, true), "docs/client.md: the bounds differ from paddle.options; paste this:\n"
+      .. bounds)
   end)
 
   it("names no missing Markdown file in the code, examples or scripts", function()
