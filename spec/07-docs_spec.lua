@@ -140,6 +140,15 @@ describe("the doc-block harness", function()
       { env = {}, rewrites = {} })
     assert.is_false(ok)
     assert.matches("^y%.md:3: nginx block: needs `pid`", msg)
+    local conf = "pid logs/nginx.pid;\nerror_log logs/error.log;\nevents {}\nhttp {\n  resolver %s;%s\n}\n"
+    ok, msg = docrun.nginx({ file = "y.md", line = 4, body = conf:format("127.0.0.53", ""), marks = {} },
+      { env = {}, rewrites = {} })
+    assert.is_false(ok)
+    assert.matches("^y%.md:4: nginx block: resolver 127%.0%.0%.53", msg)
+    ok, msg = docrun.nginx({ file = "y.md", line = 5, body = conf:format("192.0.2.1", ""), marks = {} },
+      { env = {}, rewrites = {} })
+    assert.is_false(ok)
+    assert.matches("^y%.md:5: nginx block: a resolver without resolver_timeout", msg)
   end)
 end)
 

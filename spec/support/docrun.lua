@@ -243,6 +243,13 @@ function _M.nginx(block, opts)
           .. tostring(value)
       end
     end
+    local resolver = directive(conf, "resolver")
+    if resolver == "127.0.0.53" then
+      return at .. "resolver 127.0.0.53 is systemd-resolved's stub, which Debian does not run"
+    end
+    if resolver and not directive(conf, "resolver_timeout") then
+      return at .. "a resolver without resolver_timeout: a dead DNS server holds each call 30 s per try"
+    end
     -- nginx's workers run as nobody when we are root: they must reach the prefix.
     os_execute("mkdir -p " .. shell_quote(prefix .. "/logs") .. " && chmod 755 " .. shell_quote(prefix))
     local last_log = ""
