@@ -67,9 +67,15 @@ local function key_string(v)
   return tostring(v)
 end
 
+-- Values compare as text where one is a number: a CSV cell "7" equals the
+-- 7 another system stored, and the sync does not flip its type.
 local function same(a, b)
   if a == b then return true end
-  if type(a) == "table" and type(b) == "table" then return encode(a) == encode(b) end
+  local ta, tb = type(a), type(b)
+  if ta == "table" and tb == "table" then return encode(a) == encode(b) end
+  if (ta == "number" and tb == "string") or (ta == "string" and tb == "number") then
+    return key_string(a) == key_string(b)
+  end
   return false
 end
 
