@@ -64,7 +64,8 @@ describe("paddle sync", function()
     .. "cee@example.com,\"Cee, Jr.\",fr,free\n"
 
   local function seed_two()
-    create { email = "ann@example.com", name = "Ann", locale = "en", custom_data = { plan = "pro", keep = 1 } }
+    create { email = "ann@example.com", name = "Ann", locale = "en",
+      custom_data = { plan = "pro", keep = 1 } }
     create { email = "bob@example.com", name = "Bob", custom_data = { keep = "me" } }
   end
 
@@ -81,8 +82,8 @@ describe("paddle sync", function()
     assert.equal("update", update.op)
     assert.same({ name = "Bob B" }, update.fields) -- only the changed field; no custom_data
     assert.equal("create", new.op)
-    assert.same({ email = "cee@example.com", name = "Cee, Jr.", locale = "fr", custom_data = { plan = "free" } },
-      new.fields)
+    assert.same({ email = "cee@example.com", name = "Cee, Jr.", locale = "fr",
+      custom_data = { plan = "free" } }, new.fields)
     assert.equal(before, writes())
   end)
 
@@ -127,7 +128,8 @@ describe("paddle sync", function()
 
   it("only changes custom_data when a custom_data column changed, keeping other keys", function()
     create { email = "ann@example.com", name = "Ann", custom_data = { plan = "free", keep = 1 } }
-    local r = cli.run(m, { "sync", "--format", "json", file("u.csv", "email,custom_data.plan\nann@example.com,pro\n") })
+    local r = cli.run(m, { "sync", "--format", "json",
+      file("u.csv", "email,custom_data.plan\nann@example.com,pro\n") })
     assert.equal(0, r.code, r.stderr)
     assert.same(counts(0, 1, 0, 0, 0, 0), summary_of(r))
     assert.same({ plan = "pro", keep = 1 }, customers()["ann@example.com"].custom_data)
@@ -163,7 +165,8 @@ describe("paddle sync", function()
     local all, n = customers()
     assert.equal(2, n)
     assert.equal(c.id, all["new@example.com"].id)
-    local missing_key = cli.run(m, { "sync", "--match", "custom_data.uid", file("v.csv", "email\na@example.com\n") })
+    local missing_key = cli.run(m, { "sync", "--match", "custom_data.uid",
+      file("v.csv", "email\na@example.com\n") })
     assert.equal(2, missing_key.code)
     assert.matches("v.csv:2: no custom_data.uid to match on", missing_key.stderr, 1, true)
   end)
@@ -237,8 +240,10 @@ describe("paddle sync", function()
       { "an unknown column", "x.csv", "email,nmae\na@example.com,A\n", 'x.csv:1: unknown column "nmae"' },
       { "a bad email", "x.csv", "email\na@example.com\nnot-an-email\n", 'x.csv:3: bad email "not-an-email"' },
       { "a duplicate email", "x.csv", "email\na@example.com\nA@example.com\n", "x.csv:3: email" },
-      { "a malformed JSON line", "x.jsonl", '{"email":"a@example.com"}\n{"email":\n', "x.jsonl:2: malformed line" },
-      { "an unknown JSON field", "x.jsonl", '{"email":"a@example.com","plan":"x"}\n', 'x.jsonl:1: unknown field "plan"' },
+      { "a malformed JSON line", "x.jsonl", '{"email":"a@example.com"}\n{"email":\n',
+        "x.jsonl:2: malformed line" },
+      { "an unknown JSON field", "x.jsonl", '{"email":"a@example.com","plan":"x"}\n',
+        'x.jsonl:1: unknown field "plan"' },
     }
     for _, case in ipairs(cases) do
       it(case[1], function()
@@ -273,14 +278,17 @@ describe("paddle sync", function()
   it("exits 1 and counts failures when Paddle refuses a change", function()
     create { email = "ann@example.com", name = "Ann" }
     m:faults { { method = "PATCH", path = "^/customers/", times = 1, status = 500,
-      body = { error = { type = "api_error", code = "internal_error", detail = "boom" }, meta = { request_id = "r" } } } }
+      body = { error = { type = "api_error", code = "internal_error", detail = "boom" },
+        meta = { request_id = "r" } } } }
     local r = cli.run(m, { "--format", "json", "sync", file("u.csv", "email,name\nann@example.com,Anne\n") },
       { env = {} })
     -- the client retries a 500 on PATCH; the fault hits once, so the retry succeeds
     assert.equal(0, r.code, r.stderr)
     m:faults { { method = "PATCH", path = "^/customers/", times = 0, status = 400,
-      body = { error = { type = "request_error", code = "bad_request", detail = "nope" }, meta = { request_id = "r" } } } }
-    local failed = cli.run(m, { "--format", "json", "sync", file("u.csv", "email,name\nann@example.com,Ann2\n") })
+      body = { error = { type = "request_error", code = "bad_request", detail = "nope" },
+        meta = { request_id = "r" } } } }
+    local failed = cli.run(m, { "--format", "json", "sync",
+      file("u.csv", "email,name\nann@example.com,Ann2\n") })
     assert.equal(1, failed.code)
     assert.same(counts(0, 0, 0, 0, 0, 1), summary_of(failed))
     assert.matches("bad_request: nope", failed.stderr, 1, true)
