@@ -68,7 +68,8 @@ describe("paddle command", function()
       local key_file = cli.write(dir .. "/key", KEY .. "\n")
       r = cli.run(nil, { "--api-key-file", key_file, "--base-url", m.url, "customers", "list" })
       assert.equal(0, r.code, r.stderr)
-      r = cli.run(nil, { "--api-key-file", key_file, "customers", "list" }, { env = { PADDLE_BASE_URL = m.url } })
+      r = cli.run(nil, { "--api-key-file", key_file, "customers", "list" },
+        { env = { PADDLE_BASE_URL = m.url } })
       assert.equal(0, r.code, r.stderr)
     end)
 
@@ -77,7 +78,8 @@ describe("paddle command", function()
       assert.equal(1, r.code)
       assert.matches("^paddle: 404 not_found", r.stderr)
       assert.matches("request_id", r.stderr, 1, true)
-      local wrong = cli.run(m, { "customers", "list" }, { env = { PADDLE_API_KEY = "pdl_sdbx_apikey_wrong" } })
+      local wrong = cli.run(m, { "customers", "list" },
+        { env = { PADDLE_API_KEY = "pdl_sdbx_apikey_wrong" } })
       assert.equal(1, wrong.code)
       assert.matches("^paddle: 40[13] ", wrong.stderr)
       assert.not_matches("wrong", wrong.stderr, 1, true) -- the key is never printed
