@@ -24,6 +24,7 @@ local next = next
 local pairs = pairs
 local pcall = pcall
 local require = require
+local sort = table.sort
 local tostring = tostring
 local type = type
 
@@ -181,8 +182,26 @@ function _M.plan(users, opts)
     if key then user_by_key[key_string(u.custom_data[key])] = i end
   end
 
-  -- One pass over every customer; keep only those a user may match, and
-  -- with archive_missing the active ones nobody matches.
+  local actions, counts = {}, zero_counts()
+  counts.failed = nil
+  local decided = {} -- user index -> true once matched to a customer
+  local function decide(i, rec)
+    decided[i] = true
+    local action = action_for(users[i], rec, key)
+    if action then
+      action.index = i
+      actions[#actions + 1] = action
+      counts[action.op] = counts[action.op] + 1
+    else
+      counts.unchanged = counts.unchanged + 1
+    end
+  end
+
+  -- One pass over every customer, one page in memory. By email, a customer
+  -- is compared as it arrives and forgotten. By a custom_data key, the
+  -- matches wait for the end (a key may come twice; an email match is only
+  -- the fallback). With archive_missing, the active ones nobody matches are
+  -- kept as { id, email }.
   local by_key, by_email, others = {}, {}, {}
   local listed = 0
   local on_listed = opts.on_listed
@@ -190,11 +209,11 @@ function _M.plan(users, opts)
     if c == false then return nil, err end
     listed = listed + 1
     if on_listed and listed % 200 == 0 then on_listed(listed) end
-    local rec = compact(c)
-    local kv = key and type(rec.custom_data) == "table" and rec.custom_data[key]
+    local kv = key and type(c.custom_data) == "table" and c.custom_data[key]
     kv = kv ~= nil and kv ~= null and key_string(kv) or nil
+    local email = type(c.email) == "string" and lower(c.email) or nil
     if kv and user_by_key[kv] then
-      local seen = by_key[kv]
+      local rec, seen = compact(c), by_key[kv]
       -- Two customers with one key: the active one is the user's.
       if seen == nil or (seen.status ~= "active" and rec.status == "active") then
         by_key[kv] = rec
@@ -202,36 +221,36 @@ function _M.plan(users, opts)
       else
         others[#others + 1] = rec
       end
-    elseif rec.email and user_by_email[lower(rec.email)] then
-      by_email[lower(rec.email)] = rec
-    elseif opts.archive_missing and rec.status == "active" then
-      others[#others + 1] = rec
+    elseif email and user_by_email[email] then
+      if key then
+        by_email[email] = compact(c)
+      else
+        decide(user_by_email[email], compact(c))
+      end
+    elseif opts.archive_missing and c.status == "active" then
+      others[#others + 1] = { id = c.id, email = c.email, status = c.status }
     end
   end
 
-  local actions, counts = {}, zero_counts()
-  counts.failed = nil
   local used_email = {}
-  for _, u in ipairs(users) do
-    local email = lower(u.email)
-    local rec = key and by_key[key_string(u.custom_data[key])]
-    if rec == nil and by_email[email] then
-      rec = by_email[email]
-      used_email[email] = true
-    end
-    local action
-    if rec == nil then
-      action = { op = "create", email = u.email, line = u.line, fields = create_fields(u) }
-    else
-      action = action_for(u, rec, key)
-    end
-    if action then
-      actions[#actions + 1] = action
-      counts[action.op] = counts[action.op] + 1
-    else
-      counts.unchanged = counts.unchanged + 1
+  for i, u in ipairs(users) do
+    if not decided[i] then
+      local email = lower(u.email)
+      local rec = key and by_key[key_string(u.custom_data[key])]
+      if rec == nil and by_email[email] then
+        rec = by_email[email]
+        used_email[email] = true
+      end
+      if rec then
+        decide(i, rec)
+      else
+        actions[#actions + 1] = { op = "create", email = u.email, line = u.line, fields = create_fields(u),
+          index = i }
+        counts.create = counts.create + 1
+      end
     end
   end
+  sort(actions, function(a, b) return a.index < b.index end) -- in the order of the users
   if opts.archive_missing then
     for email, rec in pairs(by_email) do
       if not used_email[email] and rec.status == "active" then others[#others + 1] = rec end
