@@ -96,6 +96,24 @@ describe("paddle command", function()
     end)
   end)
 
+  it("on a terminal: a table by default and a progress bar on stderr", function()
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("needs script(1) for a pseudo-terminal")
+      return
+    end
+    local rows = { "email,name" }
+    for i = 1, 12 do rows[#rows + 1] = "t" .. i .. "@example.com,T " .. i end
+    local users = cli.write(dir .. "/tty.csv", table.concat(rows, "\n") .. "\n")
+    local cmd = cli.command(m, { "--rate-limit", "6/1", "sync", users })
+    local p = io.popen("script -qec " .. cli.quote(cmd) .. " /dev/null")
+    local out = p:read("a")
+    p:close()
+    assert.matches("%[#+%] 12/12", out)
+    assert.matches("ETA %d+s", out)
+    assert.matches("op%s+id%s+email%s+line", out)
+    assert.matches("create 12, update 0, unarchive 0, archive 0, unchanged 0, failed 0", out, 1, true)
+  end)
+
   describe("customers", function()
     it("create, get, update, archive, unarchive, ensure", function()
       local r = ok_run { "customers", "create", "--email", "ann@example.com", "--name", "Ann",

@@ -146,9 +146,13 @@ function _M.main(argv)
     io_stderr:write("paddle: ", code.message, "\n")
     return _M.EXIT_USAGE
   end
+  local message = tostring(code)
+  if message:find("interrupted!", 1, true) then -- Ctrl-C (lua.c's SIGINT hook)
+    io_stderr:write("paddle: interrupted\n")
+    return 130
+  end
   -- Misuse raised by the library (a malformed id, a bad parameter) is the
   -- caller's mistake too; anything else is a bug worth its traceback.
-  local message = tostring(code)
   if type(code) == "string" and not message:find("stack traceback", 1, true) then
     io_stderr:write("paddle: ", (message:gsub("^[^:]*%.lua:%d+: ", "")), "\n")
     return _M.EXIT_USAGE
