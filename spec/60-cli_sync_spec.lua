@@ -101,9 +101,13 @@ describe("paddle sync", function()
     assert.same({ plan = "free" }, all["cee@example.com"].custom_data)
     assert.equal("fr", all["cee@example.com"].locale)
     local _, entries = cli.decode_lines(cli.slurp(journal))
-    assert.equal(2, #entries)
+    assert.equal(3, #entries)
+    assert.equal("update", entries[1].op)
+    -- the create is noted before it is sent
+    assert.same({ op = "create", email = "cee@example.com", line = 4, pending = true },
+      { op = entries[2].op, email = entries[2].email, line = entries[2].line, pending = entries[2].pending })
     local created
-    for _, e in ipairs(entries) do if e.op == "create" then created = e end end
+    for _, e in ipairs(entries) do if e.op == "create" and not e.pending then created = e end end
     assert.equal(all["cee@example.com"].id, created.id) -- the ctm_ id to store against the user
     assert.equal(4, created.line)
 
@@ -187,8 +191,9 @@ describe("paddle sync", function()
     assert.equal(1, n)
     assert.equal("Ann", all["ann@example.com"].name)
     local _, entries = cli.decode_lines(cli.slurp(journal))
-    assert.equal(existing.id, entries[1].id)
-    assert.is_true(entries[1].linked)
+    assert.is_true(entries[1].pending)
+    assert.equal(existing.id, entries[2].id)
+    assert.is_true(entries[2].linked)
   end)
 
   it("killed with kill -9 mid-apply, a rerun finishes with no duplicate and no failure", function()
@@ -200,11 +205,14 @@ describe("paddle sync", function()
     local pid = cli.spawn(m, { "--rate-limit", "2/1", "sync", "--journal", journal, users },
       { out = dir .. "/kill.out", err = dir .. "/kill.err" })
     assert.is_string(pid)
-    local deadline = socket.gettime() + 60
-    repeat
-      socket.sleep(0.05)
+    local function done_entries()
       local _, entries = cli.decode_lines(cli.slurp(journal))
-    until #entries >= 3 or socket.gettime() > deadline
+      local done = {}
+      for _, e in ipairs(entries) do if e.id then done[#done + 1] = e end end
+      return done
+    end
+    local deadline = socket.gettime() + 60
+    repeat socket.sleep(0.05) until #done_entries() >= 3 or socket.gettime() > deadline
     os.execute("kill -9 " .. pid)
     local _, before_kill = customers()
     assert.is_true(before_kill >= 3 and before_kill < 12, "killed after " .. before_kill .. " creates")
@@ -223,12 +231,32 @@ describe("paddle sync", function()
       if req.method == "POST" and req.status == 201 then creates = creates + 1 end
     end
     assert.equal(12, creates) -- every customer created exactly once
-    local _, entries = cli.decode_lines(cli.slurp(journal))
     local ids = {}
-    for _, e in ipairs(entries) do ids[e.id] = true end
+    for _, e in ipairs(done_entries()) do ids[e.id] = true end
     for email, c in pairs(all) do assert.is_true(ids[c.id] ~= nil, email .. " missing from the journal") end
     local again = cli.run(m, { "sync", "--format", "json", users })
     assert.same(counts(0, 0, 0, 0, 12, 0), summary_of(again))
+  end)
+
+  it("a create sent but unanswered when the run died is found, and its id journaled", function()
+    local landed = create { email = "ann@example.com", name = "Ann" }
+    local journal = file("pending.jsonl",
+      '{"op":"create","email":"ann@example.com","line":2,"pending":true}\n')
+    local r = cli.run(m, { "sync", "--format", "json", "--journal", journal,
+      file("u.csv", "email,name\nann@example.com,Ann\nbob@example.com,Bob\n") })
+    assert.equal(0, r.code, r.stderr)
+    assert.same(counts(1, 0, 0, 0, 1, 0), summary_of(r))
+    local _, entries = cli.decode_lines(cli.slurp(journal))
+    assert.same({ op = "create", email = "ann@example.com", line = 2, id = landed.id, recovered = true },
+      { op = entries[2].op, email = entries[2].email, line = entries[2].line, id = entries[2].id,
+        recovered = entries[2].recovered })
+    assert.is_true(entries[3].pending) -- Bob's create, noted before it was sent
+    assert.equal("bob@example.com", entries[4].email)
+    assert.matches("^ctm_", entries[4].id)
+    local again = cli.run(m, { "sync", "--format", "json", "--journal", journal,
+      file("u.csv", "email,name\nann@example.com,Ann\nbob@example.com,Bob\n") })
+    assert.same(counts(0, 0, 0, 0, 2, 0), summary_of(again))
+    assert.equal(4, #select(2, cli.decode_lines(cli.slurp(journal)))) -- nothing left to recover
   end)
 
   describe("bad input: a clear error naming file and line, and nothing sent", function()

@@ -154,6 +154,22 @@ local function action_for(u, rec, key)
   return nil
 end
 
+-- Emails of creates a journal shows as sent but not answered: a run killed
+-- in between. Their customers may exist; the next plan looks for their ids.
+function _M.unanswered_creates(path)
+  local f = io_open(path, "rb")
+  if not f then return {} end
+  local pending = {}
+  for line in f:lines() do
+    local e = json.decode(line)
+    if type(e) == "table" and e.op == "create" and type(e.email) == "string" then
+      pending[lower(e.email)] = e.pending == true or nil
+    end
+  end
+  f:close()
+  return pending
+end
+
 local function check_options(opts, label)
   if opts ~= nil and type(opts) ~= "table" then error(label .. ": opts must be a table", 3) end
   return opts or {}
@@ -162,7 +178,9 @@ end
 -- plan(users, opts) -> plan | nil, err
 --   users: array of { email =, name =, locale =, custom_data = {...} }
 --   opts: client (default: paddle.default_client()), match ("email" or
---   "custom_data.KEY"), archive_missing (boolean), on_listed(customers_so_far)
+--   "custom_data.KEY"), archive_missing (boolean), on_listed(customers_so_far),
+--   journal (the path apply will write: creates it shows unanswered are
+--   looked for, and apply records the ids it finds)
 -- plan = { actions = { {op, id, email, line, fields, changed}, ... },
 --          counts = {create =, update =, archive =, unarchive =, unchanged =},
 --          customers = how many were listed, match = ..., key = ... }
@@ -185,8 +203,13 @@ function _M.plan(users, opts)
   local actions, counts = {}, zero_counts()
   counts.failed = nil
   local decided = {} -- user index -> true once matched to a customer
+  local unanswered = opts.journal and _M.unanswered_creates(opts.journal) or {}
+  local recovered = {}
   local function decide(i, rec)
     decided[i] = true
+    if unanswered[lower(users[i].email)] then
+      recovered[#recovered + 1] = { email = users[i].email, id = rec.id, line = users[i].line }
+    end
     local action = action_for(users[i], rec, key)
     if action then
       action.index = i
@@ -265,7 +288,7 @@ function _M.plan(users, opts)
   return {
     actions = actions, counts = counts, customers = listed,
     match = opts.match or "email", archive_missing = opts.archive_missing and true or false,
-    key = key,
+    key = key, recovered = recovered,
   }
 end
 
@@ -359,12 +382,27 @@ function _M.apply(plan, opts)
   local actions = plan.actions
   local total = #actions
   local stop
+  local function record(entry)
+    if journal then
+      journal:write(encode(entry), "\n")
+      journal:flush()
+    end
+  end
+  -- Creates an earlier, killed run sent: their ids, found by plan.
+  for _, r in ipairs(plan.recovered or {}) do
+    record { at = os_date("!%Y-%m-%dT%H:%M:%SZ"), op = "create", id = r.id, email = r.email, line = r.line,
+      recovered = true }
+  end
   for i = 1, total do
     local action = actions[i]
     local entry
     if stop then
       summary.failed = summary.failed + 1
     else
+      if action.op == "create" then -- a POST cannot be retried blindly: note it first
+        record { at = os_date("!%Y-%m-%dT%H:%M:%SZ"), op = "create", email = action.email, line = action.line,
+          pending = true }
+      end
       local result, err = perform(client, action, plan.key)
       entry = { at = os_date("!%Y-%m-%dT%H:%M:%SZ"), op = action.op,
         id = result and result.id or action.id, email = action.email,
@@ -381,10 +419,7 @@ function _M.apply(plan, opts)
         entry.error = tostring(err)
         if fatal(err) then stop = err end
       end
-      if journal then
-        journal:write(encode(entry), "\n")
-        journal:flush()
-      end
+      record(entry)
     end
     if on_change then on_change(entry, i, total) end
   end

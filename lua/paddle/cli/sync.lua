@@ -74,7 +74,7 @@ local function run(ctx)
   local client = ctx.client()
   local tty = require("paddle.cli.output").isatty(2)
   local plan, err = sync.plan(list, {
-    client = client, match = args.match, archive_missing = args.archive_missing,
+    client = client, match = args.match, archive_missing = args.archive_missing, journal = args.journal,
     on_listed = tty and function(n) io_stderr:write(format("\rlisting customers: %d \27[K", n)) end or nil,
   })
   if tty then io_stderr:write("\r\27[K") end
