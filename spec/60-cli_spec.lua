@@ -9,13 +9,11 @@ describe("paddle command", function()
   local m, dir
   setup(function()
     m = mock.start { key = KEY }
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. cli.quote(dir)))
+    dir = cli.tmpdir()
   end)
   teardown(function()
     if m then m:stop() end
-    if dir then os.execute("rm -rf " .. cli.quote(dir)) end
+    cli.remove_dir(dir)
   end)
   before_each(function() m:reset() end)
 

@@ -11,13 +11,11 @@ describe("paddle sync", function()
   local m, dir
   setup(function()
     m = mock.start { key = KEY }
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. cli.quote(dir)))
+    dir = cli.tmpdir()
   end)
   teardown(function()
     if m then m:stop() end
-    if dir then os.execute("rm -rf " .. cli.quote(dir)) end
+    cli.remove_dir(dir)
   end)
   before_each(function() m:reset() end)
 
@@ -157,6 +155,16 @@ describe("paddle sync", function()
     assert.equal("active", all["back@example.com"].status)
     local again = cli.run(m, { "sync", "--archive-missing", "--format", "json", file("u.csv", text) })
     assert.same(counts(0, 0, 0, 0, 4, 0), summary_of(again))
+  end)
+
+  it("--archive-missing refuses a file without users", function()
+    seed_two()
+    local before = writes()
+    local r = cli.run(m, { "sync", "--archive-missing", file("empty.csv", "email,name\n") })
+    assert.equal(2, r.code)
+    assert.matches("would archive every customer", r.stderr, 1, true)
+    assert.equal(before, writes())
+    assert.equal("active", customers()["ann@example.com"].status)
   end)
 
   it("--match custom_data.KEY follows a user whose email changed", function()

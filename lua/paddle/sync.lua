@@ -193,6 +193,11 @@ function _M.plan(users, opts)
   if not ok_client then error("sync.plan: " .. client, 2) end
   local checked, check_err = users_mod.check(users, opts)
   if not checked then return nil, check_err end
+  if opts.archive_missing and next(users) == nil then
+    -- An empty export is far more often a broken one than a company with no users.
+    return nil, errors.new { type = "input_error", code = "invalid_input",
+      detail = "no users: with archive_missing this would archive every customer; refusing" }
+  end
 
   local user_by_email, user_by_key = {}, {}
   for i, u in ipairs(users) do

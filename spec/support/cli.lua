@@ -5,6 +5,7 @@
 --   local r = cli.run(m, { "customers", "list" }, { stdin = "...", env = {...} })
 --   -- r.code, r.stdout, r.stderr, r.lines (stdout lines), r.json (decoded lines)
 --   local pid = cli.spawn(m, args, files)   -- in the background
+--   local dir = cli.tmpdir() ... cli.remove_dir(dir)
 local cjson = require "cjson"
 
 local concat = table.concat
@@ -15,6 +16,8 @@ local os_remove = os.remove
 local os_tmpname = os.tmpname
 local pairs = pairs
 local pcall = pcall
+local tonumber = tonumber
+local tostring = tostring
 
 local _M = {}
 
@@ -35,6 +38,18 @@ local function slurp(path)
   return s
 end
 _M.slurp = slurp
+
+-- A new empty directory, and its removal.
+function _M.tmpdir()
+  local dir = os_tmpname()
+  os_remove(dir)
+  assert(os.execute("mkdir -p " .. q(dir)))
+  return dir
+end
+
+function _M.remove_dir(dir)
+  if dir then os.execute("rm -rf " .. q(dir)) end
+end
 
 function _M.write(path, text)
   local f = assert(io_open(path, "wb"))

@@ -78,7 +78,10 @@ local function run(ctx)
     on_listed = tty and function(n) io_stderr:write(format("\rlisting customers: %d \27[K", n)) end or nil,
   })
   if tty then io_stderr:write("\r\27[K") end
-  if not plan then return ctx.fail(err) end
+  if not plan then
+    if err.type == "input_error" then ctx.usage(err.detail) end
+    return ctx.fail(err)
+  end
   if tty then
     io_stderr:write(format("paddle sync: %d users, %d customers in Paddle; plan: %s\n", #list,
       plan.customers, summary_text(plan.counts)))
