@@ -339,8 +339,8 @@ local function perform(client, action, key)
       id = ids.find("ctm", err.detail)
     elseif type(err) == "table" and err.type == "transport_error" then
       -- The answer was lost; the customer may exist all the same.
-      local found = customers.find_by_email(action.email)
-      if found and found[1] then id = found[1].id end
+      local found = customers.list { email = action.email, status = { "active", "archived" } }()
+      if found then id = found.id end
     end
     if not id then return nil, err end
     local linked, link_err = link(client, action, id, key)
