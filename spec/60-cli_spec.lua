@@ -41,6 +41,12 @@ describe("paddle command", function()
       end
     end)
 
+    it("--version names lua-paddle's version", function()
+      local r = cli.run(nil, { "--version" })
+      assert.equal(0, r.code)
+      assert.matches("^paddle %(lua%-paddle %d+%.%d+%.%d+; ", r.stdout)
+    end)
+
     it("exits 2 on bad arguments, naming the problem on stderr", function()
       local r = cli.run(m, { "customers", "frobnicate" })
       assert.equal(2, r.code)
