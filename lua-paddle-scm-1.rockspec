@@ -24,6 +24,7 @@ Paddle emulator (bin/paddle-mock, nginx + the Lua module).
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the `paddle` command (Debian: lua-argparse)
 }
 
 -- Library-only entries: gcc finds curl's multiarch header
@@ -51,7 +52,14 @@ build = {
       libraries = { "curl" },
     },
     -- Lua modules (kept in sync with lua/ by spec/03-rockspec_spec.lua)
+    ["paddle.cli"] = "lua/paddle/cli/init.lua",
+    ["paddle.cli.events"] = "lua/paddle/cli/events.lua",
+    ["paddle.cli.output"] = "lua/paddle/cli/output.lua",
+    ["paddle.cli.progress"] = "lua/paddle/cli/progress.lua",
+    ["paddle.cli.resources"] = "lua/paddle/cli/resources.lua",
+    ["paddle.cli.sync"] = "lua/paddle/cli/sync.lua",
     ["paddle.client"] = "lua/paddle/client.lua",
+    ["paddle.csv"] = "lua/paddle/csv.lua",
     ["paddle.errors"] = "lua/paddle/errors.lua",
     ["paddle.ids"] = "lua/paddle/ids.lua",
     ["paddle"] = "lua/paddle/init.lua",
@@ -87,14 +95,16 @@ build = {
     ["paddle.request_loop"] = "lua/paddle/request_loop.lua",
     ["paddle.resources"] = "lua/paddle/resources.lua",
     ["paddle.response"] = "lua/paddle/response.lua",
+    ["paddle.sync"] = "lua/paddle/sync.lua",
     ["paddle.transport_curl"] = "lua/paddle/transport_curl.lua",
     ["paddle.url"] = "lua/paddle/url.lua",
+    ["paddle.users"] = "lua/paddle/users.lua",
     ["paddle.webhooks"] = "lua/paddle/webhooks.lua",
     ["paddle.webhooks.dedupe"] = "lua/paddle/webhooks/dedupe.lua",
     -- end of Lua modules
   },
   install = {
-    bin = { "bin/paddle-mock" },
+    bin = { "bin/paddle-mock", "bin/paddle" },
   },
 }
 
