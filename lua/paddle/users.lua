@@ -71,7 +71,7 @@ local function problems(file)
     for i, p in pairs(list) do lines[i] = p.file .. ":" .. (p.line or "-") .. ": " .. p.message end
     if count > #list then lines[#lines + 1] = "(and " .. (count - #list) .. " more problems)" end
     return errors.new {
-      type = "input_error", code = "invalid_input", errors = list,
+      type = "input_error", code = "invalid_input", problems = list,
       detail = count .. " problem" .. (count == 1 and "" or "s") .. " in " .. file .. ", nothing sent:\n"
         .. concat(lines, "\n"),
     }
