@@ -221,6 +221,67 @@ local MODES = {
     c:close()
   end,
 }
+-- gzip of 100 MiB of zeros (about 100 KB), made on first use.
+local bomb
+local function gzip_bomb()
+  if not bomb then
+    local p = assert(io.popen("head -c 104857600 /dev/zero | gzip -1 -c"))
+    bomb = p:read("*a")
+    p:close()
+  end
+  return bomb
+end
+
+-- A customer named with `size` bytes: valid JSON, just enormous.
+local function huge_customer(n, size)
+  return format('{"id":"%s","email":"c%d@example.com","name":"%s","status":"active"}',
+    customer_id(n), n, rep("x", size))
+end
+
+MODES.no_content = { 204, "" }
+MODES.wrong_prefix = { 200, '{"data":' .. customer(1):gsub("ctm_", "add_") .. ',"meta":{"request_id":"badserver"}}' }
+MODES.gzip_bomb = function(c)
+  answer(c, 200, gzip_bomb(), "application/json", { "Content-Encoding: gzip" })
+end
+MODES.bad_gzip = { 200, "this is not gzip", "application/json", { "Content-Encoding: gzip" } }
+MODES.big_headers = function(c)
+  local filler = {}
+  for i = 1, 280 do filler[i] = format("X-Filler-%d: %s", i, rep("f", 1000)) end
+  answer(c, 200, '{"data":' .. customer(1) .. "}", "application/json", filler)
+end
+MODES.body_50mb_json = function(c, _, _, kind)
+  local entity = huge_customer(kind == "list2" and 3 or 1, 50 * 1000 * 1000)
+  if kind == "list2" then
+    return answer(c, 200, '{"data":[' .. entity .. '],"meta":{"request_id":"badserver","pagination":'
+      .. '{"per_page":2,"next":null,"has_more":false}}}')
+  end
+  answer(c, 200, '{"data":' .. entity .. ',"meta":{"request_id":"badserver"}}')
+end
+-- The first page's next names another origin, as Paddle's own next URLs do
+-- for a client pointed at a proxy (base_url with a path): the client must
+-- send that path and query to its base_url.
+MODES.next_elsewhere = { per_kind = {
+  list1 = function(c, _, _, _, mode)
+    local body = list_page(mode, { customer(1), customer(2) }, customer_id(2))
+      :gsub('"next":"[^"]*/customers%?', '"next":"' .. ELSEWHERE .. '/customers?')
+    answer(c, 200, body)
+  end,
+} }
+-- A cache that ignores the query: the second page is the first again.
+MODES.stale_cache = { per_kind = {
+  list2 = function(c, _, _, _, mode)
+    answer(c, 200, list_page(mode, { customer(1), customer(2) }, customer_id(2)))
+  end,
+} }
+-- The second page's next goes back to the first: a walk that never ends.
+MODES.cycle = { per_kind = {
+  list2 = function(c, _, _, _, mode)
+    local body = list_page(mode, { customer(3) }, customer_id(0))
+      :gsub("%?after=ctm_0+&per_page=2", "?per_page=2")
+    answer(c, 200, body)
+  end,
+} }
+
 for _, status in ipairs { 302, 307 } do
   MODES["redirect_" .. status] = function(c, path, query)
     answer(c, status, "Moved", "text/plain",
@@ -267,9 +328,11 @@ local function handle(c, port)
   if port ~= "api" or behaviour == nil or kind == "other" then
     return answer(c, 404, '{"error":{"type":"request_error","code":"not_found","detail":"nothing here"}}')
   end
-  if behaviour == false or kind == "list1" then return answer(c, good(mode, kind, query)) end
-  if type(behaviour) == "function" then return behaviour(c, path, query) end
-  return answer(c, behaviour[1], behaviour[2], behaviour[3])
+  if type(behaviour) == "table" and behaviour.per_kind then behaviour = behaviour.per_kind[kind] or false
+  elseif kind == "list1" then behaviour = false end
+  if behaviour == false then return answer(c, good(mode, kind, query)) end
+  if type(behaviour) == "function" then return behaviour(c, path, query, kind, mode) end
+  return answer(c, behaviour[1], behaviour[2], behaviour[3], behaviour[4])
 end
 
 ---------------------------------------------------------------- main loop
