@@ -88,6 +88,10 @@ local ROWS = {
     fault = { status = 429, headers = { ["Retry-After"] = "120" } },
     get = fail("too_many_requests", 1, { status = 429, type = "request_error" }),
     create = fail("too_many_requests", 1, { status = 429, type = "request_error" }) },
+  { name = "429 always with Retry-After: 1, max_retries 1 (retried once, then Paddle's error)",
+    fault = { status = 429, headers = { ["Retry-After"] = "1" }, times = -1 }, options = { max_retries = 1 },
+    get = fail("too_many_requests", 2, { status = 429, type = "request_error" }),
+    create = fail("too_many_requests", 2, { status = 429, type = "request_error" }) },
   { name = "503 once with Retry-After: 1 (waited, then retried; never a POST)",
     fault = { status = 503, headers = { ["Retry-After"] = "1" } },
     get = ok(2),
@@ -219,6 +223,9 @@ local ROWS = {
     get = fail("tls_error", 1, { seen = 0 }),
     list = fail("tls_error", 1, { seen = 0, yielded = 0 }),
     create = fail("tls_error", 1, { seen = 0 }) },
+  { name = "TLS with the emulator's CA given (the control row)", server = "tls_trusted",
+    get = ok(1),
+    create = ok(1) },
   { name = "connection refused (nothing sent: safe to retry, a POST too)", server = "refused",
     get = fail("connect_error", 3, { seen = 0 }),
     list = fail("connect_error", 3, { seen = 0, yielded = 0 }),
@@ -241,17 +248,13 @@ end
 
 ---------------------------------------------------------------- machinery
 local OPERATIONS = { "get", "list", "create" }
-local UNKNOWN = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 
 local function type_of(expect)
   return expect.type or TYPES[expect.code]
 end
 
-local function row_kind(row)
-  if row.fault then return "emulator" end
-  if row.mode then return "badserver" end
-  return row.server
-end
+local BADSERVER_IDS = {}
+for i = 1, 3 do BADSERVER_IDS[i] = string.format("ctm_%026d", i) end
 
 describe("fault matrix", function()
   local m, m_tls, bs, refused_url
@@ -272,66 +275,71 @@ describe("fault matrix", function()
     end
   end)
 
+  -- The emulator a row runs against (nil: the badserver or nothing).
+  local function emulator_of(row)
+    if row.fault then return m end
+    if row.server == "tls" or row.server == "tls_trusted" then return m_tls end
+    return nil
+  end
+
   local function base_url(row, mode)
-    local kind = row_kind(row)
-    if kind == "emulator" then return m.url end
-    if kind == "badserver" then return bs:url(mode or row.mode) end
-    if kind == "tls" then return m_tls.url end
+    local em = emulator_of(row)
+    if em then return em.url end
+    if row.mode then return bs:url(mode or row.mode) end
     return refused_url
   end
 
-  -- A client counting its attempts in sends.n.
-  local function new_client(url, sends, extra)
-    local opts = { api_key = KEY, base_url = url }
+  -- A client for this row counting its attempts in sends.n.
+  local function new_client(row, sends, mode)
+    local opts = { api_key = KEY, base_url = base_url(row, mode) }
     for k, v in pairs(CLIENT) do opts[k] = v end
-    for k, v in pairs(extra or {}) do opts[k] = v end
+    for k, v in pairs(row.options or {}) do opts[k] = v end
+    if row.server == "tls_trusted" then opts.ca_file = m_tls.ca_file end
     opts.on_request = function() sends.n = sends.n + 1 end
     return paddle.new(opts)
   end
 
-  -- The emulator's three customers, made afresh for every emulator row.
-  local function seed_emulator()
-    m:reset()
+  -- The three customers a walk reads, in order; made afresh on an emulator.
+  local function seed(row)
+    local em = emulator_of(row)
+    if not em then return BADSERVER_IDS end
+    em:reset()
     for i = 1, 3 do
-      local r = m:request("POST", "/customers", { body = { email = "seed" .. i .. "@example.com" } })
+      local r = em:request("POST", "/customers", { body = { email = "seed" .. i .. "@example.com" } })
       assert.equal(201, r.status)
     end
     local ids = {}
-    for _, c in ipairs(m:request("GET", "/customers?per_page=200").json.data) do ids[#ids + 1] = c.id end
+    for _, c in ipairs(em:request("GET", "/customers?per_page=200").json.data) do ids[#ids + 1] = c.id end
     assert.equal(3, #ids)
     return ids
   end
 
-  local BADSERVER_IDS = {}
-  for i = 1, 3 do BADSERVER_IDS[i] = string.format("ctm_%026d", i) end
-
-  -- Server-side: requests since the mark. `count(method, path_pattern)`.
+  -- Marks the server's log; returns count(method, path_pattern): the
+  -- requests logged since (API paths without the badserver's mode prefix).
   local function server_log(row)
-    local kind = row_kind(row)
-    if kind == "emulator" then
-      local before = #m:requests()
-      return function(method, pattern)
-        local n = 0
-        for i, r in ipairs(m:requests()) do
-          if i > before and r.method == method and r.path:find(pattern) then n = n + 1 end
+    local em = emulator_of(row)
+    local log
+    if em then
+      log = function() return em:requests() end
+    elseif row.mode then
+      log = function()
+        local api = {}
+        for _, r in ipairs(bs:log()) do
+          if r.port == "api" then api[#api + 1] = { method = r.method, path = r.path:gsub("^/[%w_]+", "") } end
         end
-        return n
+        return api
       end
-    elseif kind == "badserver" then
-      local before = #bs:log()
-      return function(method, pattern)
-        local n = 0
-        for i, r in ipairs(bs:log()) do
-          local path = r.path:gsub("^/[%w_]+", "")
-          if i > before and r.port == "api" and r.method == method and path:find(pattern) then n = n + 1 end
-        end
-        return n
-      end
-    elseif kind == "tls" then
-      local before = #m_tls:requests()
-      return function() return #m_tls:requests() - before end
+    else
+      log = function() return {} end
     end
-    return function() return 0 end
+    local before = #log()
+    return function(method, pattern)
+      local n = 0
+      for i, r in ipairs(log()) do
+        if i > before and r.method == method and r.path:find(pattern) then n = n + 1 end
+      end
+      return n
+    end
   end
 
   local FAULT_TARGET = {
@@ -374,13 +382,12 @@ describe("fault matrix", function()
   local RUN = {}
 
   function RUN.get(row, expect)
-    local ids = row_kind(row) == "emulator" and seed_emulator() or BADSERVER_IDS
+    local ids = seed(row)
     if row.fault then install_fault(row, "get") end
     local sends = { n = 0 }
-    local client = new_client(base_url(row), sends, row.options)
+    local client = new_client(row, sends)
     local count = server_log(row)
     local id = ids[1]
-    if row_kind(row) ~= "emulator" and row_kind(row) ~= "badserver" then id = UNKNOWN end
     local c, err = timed(row, function() return client.customers.get(id) end)
     client.close()
     if expect.code then
@@ -410,10 +417,9 @@ describe("fault matrix", function()
   end
 
   function RUN.list(row, expect)
-    local kind = row_kind(row)
-    local ids = kind == "emulator" and seed_emulator() or BADSERVER_IDS
+    local ids = seed(row)
     local sends = { n = 0 }
-    local client = new_client(base_url(row), sends, row.options)
+    local client = new_client(row, sends)
     local count = server_log(row)
     local function page_end()
       if row.fault then install_fault(row, "list") end
@@ -433,7 +439,7 @@ describe("fault matrix", function()
       if yielded > 0 then
         -- Resuming at err.cursor yields the rest, nothing lost or repeated.
         if row.fault then m:faults {} end
-        local again = new_client(base_url(row, "good"), { n = 0 })
+        local again = new_client(row, { n = 0 }, "good")
         local rest, more_failures = walk(again, { per_page = 2, after = err.cursor })
         again.close()
         assert.same({}, more_failures)
@@ -449,13 +455,13 @@ describe("fault matrix", function()
 
   local emails = 0
   function RUN.create(row, expect)
-    local kind = row_kind(row)
-    if kind == "emulator" then seed_emulator() end
+    local em = emulator_of(row)
+    seed(row)
     if row.fault then install_fault(row, "create") end
     emails = emails + 1
     local email = "matrix" .. emails .. "@example.com"
     local sends = { n = 0 }
-    local client = new_client(base_url(row), sends, row.options)
+    local client = new_client(row, sends)
     local count = server_log(row)
     local c, err = timed(row, function() return client.customers.create { email = email } end)
     client.close()
@@ -469,9 +475,9 @@ describe("fault matrix", function()
     assert.equal(expect.attempts, sends.n, "attempts made")
     local posts = count("POST", "^/customers$")
     assert.equal(expect.seen or expect.attempts, posts, "POSTs the server saw")
-    if kind == "emulator" then
+    if em then
       -- Never two customers, whatever the number of POSTs.
-      local r = m:request("GET", "/customers?email=" .. email)
+      local r = em:request("GET", "/customers?email=" .. email)
       local created = expect.created or (expect.code and 0 or 1)
       assert.equal(created, #r.json.data, "customers created")
     elseif posts > 1 then
