@@ -462,6 +462,12 @@ describe("fault matrix", function()
     local email = "matrix" .. emails .. "@example.com"
     local sends = { n = 0 }
     local client = new_client(row, sends)
+    if row.fault then
+      -- A connection kept alive from a GET: were the POST sent over it and
+      -- that died unanswered, libcurl would silently send the POST again.
+      assert(client.request("GET", "/customers", { query = { per_page = 1 } }))
+      sends.n = 0
+    end
     local count = server_log(row)
     local c, err = timed(row, function() return client.customers.create { email = email } end)
     client.close()
