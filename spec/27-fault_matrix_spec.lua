@@ -28,6 +28,7 @@ local SLACK = 0.75
 -- a walk, those of the failing page only. extra may give:
 --   status    err.status (an answer came: err.request_id must be set too)
 --   detail    plain text err.detail must contain (the body's start)
+--   retry_after  err.retry_after (seconds)
 --   type      err.type (default: from the code, see TYPES)
 --   seen      requests the server logged, when not n
 --   yielded   walk: entities yielded before the failure (default 2: page 1)
@@ -86,12 +87,12 @@ local ROWS = {
     create = ok(2, { seen = 2 }) },
   { name = "429 once with Retry-After: 120 (more than max_retry_wait: given up at once)",
     fault = { status = 429, headers = { ["Retry-After"] = "120" } },
-    get = fail("too_many_requests", 1, { status = 429, type = "request_error" }),
-    create = fail("too_many_requests", 1, { status = 429, type = "request_error" }) },
+    get = fail("too_many_requests", 1, { status = 429, type = "request_error", retry_after = 120 }),
+    create = fail("too_many_requests", 1, { status = 429, type = "request_error", retry_after = 120 }) },
   { name = "429 always with Retry-After: 1, max_retries 1 (retried once, then Paddle's error)",
     fault = { status = 429, headers = { ["Retry-After"] = "1" }, times = -1 }, options = { max_retries = 1 },
-    get = fail("too_many_requests", 2, { status = 429, type = "request_error" }),
-    create = fail("too_many_requests", 2, { status = 429, type = "request_error" }) },
+    get = fail("too_many_requests", 2, { status = 429, type = "request_error", retry_after = 1 }),
+    create = fail("too_many_requests", 2, { status = 429, type = "request_error", retry_after = 1 }) },
   { name = "503 once with Retry-After: 1 (waited, then retried; never a POST)",
     fault = { status = 503, headers = { ["Retry-After"] = "1" } },
     get = ok(2),
@@ -363,6 +364,7 @@ describe("fault matrix", function()
       assert.equal(expect.status, err.status, tostring(err))
       assert.is_string(err.request_id, "err.request_id: " .. tostring(err))
     end
+    if expect.retry_after then assert.equal(expect.retry_after, err.retry_after, tostring(err)) end
     if expect.detail then assert.truthy(tostring(err.detail):find(expect.detail, 1, true), tostring(err)) end
     local attempts = attempts_seen
     if expect.err_attempts == false then attempts = nil end
