@@ -343,9 +343,11 @@ describe("client.customers", function()
       for c, err in client.customers.list { per_page = 1 } do
         if c == false then failure = err else got = got + 1 end
       end
-      assert.equal(2, got) -- the first page, and the same page once more through next
+      -- A page whose next names itself is suspect (a cache ignoring the
+      -- query?): none of it is yielded, and the walk is not repeated.
+      assert.equal(0, got)
       assert.equal("invalid_pagination", failure.code)
-      assert.equal(2, #requests())
+      assert.equal(1, #requests())
     end)
 
     it("yields false, err at once when the first page fails", function()
