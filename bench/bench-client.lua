@@ -1,0 +1,191 @@
+-- bench/bench-client.lua (run by bench/bench-client): lua-paddle's client
+-- beside its floors, in one run.
+--   get loop: BENCH_GETS (4000) keep-alive client.customers.get against a
+--     fixed local nginx answering a customer, CPU and wall of the Lua process
+--     as a ratio to bench/raw-curl.c (one libcurl handle) in the same run;
+--   walk: client.customers.list() with default options over BENCH_WALK
+--     (20000) customers seeded into the emulator (bin/paddle-mock): CPU, wall,
+--     peak memory (VmHWM), and the requests it made, from the request log;
+--   ensure: requests for an existing and for a new customer.
+-- Each of BENCH_RUNS (5) runs measures raw, lua5.4 and luajit back to back.
+package.path = "spec/?.lua;" .. package.path
+local mock = require "support.mock"
+
+local RUNS = tonumber(os.getenv("BENCH_RUNS") or 5)
+local GETS = tonumber(os.getenv("BENCH_GETS") or 4000)
+local WALK = tonumber(os.getenv("BENCH_WALK") or 20000)
+local KEY = "pdl_sdbx_apikey_01hv8x2ahgqbcdxq2cexkgzbench"
+local ID = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
+local DIR = assert(os.getenv("BENCH_DIR"), "BENCH_DIR: a scratch directory")
+local INTERPS = { { "lua5.4", "5.4" }, { "luajit", "luajit" } }
+
+local function run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  if not ok then error(cmd .. " failed:\n" .. out, 0) end
+  return out
+end
+
+local function fields(out)
+  local t = {}
+  for k, v in out:gmatch("([%w_]+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+local function client(interp, args)
+  return fields(run(("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/%s/?.so;;' %s bench/client.lua %s")
+    :format(interp[2], interp[1], args)))
+end
+
+local function summary(name, unit, floor, goal, values, group)
+  local vs = {}
+  for i, v in ipairs(values) do vs[i] = ("%.6g"):format(v) end
+  io.stdout:flush()
+  assert(os.execute(("lua5.4 bench/summary.lua '%s' '%s' '%s' '%s' '%s' %s"):format(group or "client", name, unit,
+    floor, goal, table.concat(vs, " "))))
+end
+
+local function median(values)
+  local s = {}
+  for i, v in ipairs(values) do s[i] = v end
+  table.sort(s)
+  return s[(#s + 1) // 2]
+end
+
+-- The fixed server: nginx answering GET /customers/{id} with a customer.
+local CUSTOMER = '{"data":{"id":"' .. ID .. '","status":"active","custom_data":null,'
+  .. '"name":"Jo Brown-Anderson","email":"jo@example.com","marketing_consent":false,"locale":"en",'
+  .. '"created_at":"2024-04-11T15:57:24.813Z","updated_at":"2024-04-11T15:59:56.658719Z",'
+  .. '"import_meta":null},"meta":{"request_id":"913dee78-d496-4d13-a93e-09d834c208dd"}}'
+
+local function start_nginx()
+  local port = mock.free_port()
+  local conf = ([[
+worker_processes 1;
+daemon on;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  fastcgi_temp_path %s/fastcgi;
+  uwsgi_temp_path %s/uwsgi;
+  scgi_temp_path %s/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:%d;
+    location ~ ^/customers/ctm_[a-z0-9]+$ {
+      default_type application/json;
+      add_header Request-Id 913dee78-d496-4d13-a93e-09d834c208dd;
+      return 200 '%s';
+    }
+  }
+}
+]]):format(DIR, DIR, DIR, DIR, DIR, DIR, DIR, port, CUSTOMER)
+  local f = assert(io.open(DIR .. "/nginx.conf", "w"))
+  f:write(conf)
+  f:close()
+  run(("nginx -e %s/error.log -p %s -c %s/nginx.conf"):format(DIR, DIR, DIR))
+  return "http://127.0.0.1:" .. port
+end
+
+local function get_loop(base)
+  local cpu = { raw = {}, ["lua5.4"] = {}, luajit = {} }
+  local wall = { raw = {}, ["lua5.4"] = {}, luajit = {} }
+  local ratio = { ["lua5.4"] = {}, luajit = {} }
+  local wall_ratio = { ["lua5.4"] = {}, luajit = {} }
+  for r = 1, RUNS do
+    local raw = fields(run(("build/bench/raw-curl %s/customers/%s %d %s"):format(base, ID, GETS, KEY)))
+    cpu.raw[r], wall.raw[r] = raw.cpu, raw.wall
+    local line = ("  run %d: raw libcurl %.3f s CPU %.3f s wall"):format(r, raw.cpu, raw.wall)
+    for _, interp in ipairs(INTERPS) do
+      local name = interp[1]
+      local got = client(interp, ("get %s %s %d %s"):format(base, KEY, GETS, ID))
+      cpu[name][r], wall[name][r] = got.cpu, got.wall
+      ratio[name][r], wall_ratio[name][r] = got.cpu / raw.cpu, got.wall / raw.wall
+      line = line .. (", %s %.3f s CPU %.3f s wall"):format(name, got.cpu, got.wall)
+    end
+    print(line)
+  end
+  local raw_us = ("%.1f us/call"):format(median(cpu.raw) / GETS * 1e6)
+  for _, interp in ipairs(INTERPS) do
+    local name = interp[1]
+    summary(("get x%d CPU (%s)"):format(GETS, name), "x raw", raw_us, "<=1.25", ratio[name], "libcurl")
+    summary(("get x%d wall (%s)"):format(GETS, name), "x raw", "-", "-", wall_ratio[name], "libcurl")
+    local over = {}
+    for r = 1, RUNS do over[r] = (cpu[name][r] - cpu.raw[r]) / GETS * 1e6 end
+    summary(("get CPU over raw per call (%s)"):format(name), "us", "-", "-", over, "libcurl")
+  end
+end
+
+local function count_requests(m)
+  local n = 0
+  for _, entry in ipairs(m:requests()) do
+    if not entry.path:find("^/__mock") then n = n + 1 end
+  end
+  return n
+end
+
+local function walks(m)
+  local figures = {}
+  for _, interp in ipairs(INTERPS) do
+    figures[interp[1]] = { cpu = {}, wall = {}, peak = {}, requests = {} }
+  end
+  for r = 1, RUNS do
+    local line = ("  run %d:"):format(r)
+    for _, interp in ipairs(INTERPS) do
+      local f = figures[interp[1]]
+      m:admin("DELETE", "requests")
+      local got = client(interp, ("walk %s %s %d"):format(m.url, KEY, WALK))
+      f.cpu[r], f.wall[r], f.peak[r] = got.cpu, got.wall, got.peak_kb / 1024
+      f.requests[r] = count_requests(m)
+      line = line .. (" %s %d requests %.2f s CPU %.2f s wall %.1f MB peak;"):format(interp[1],
+        f.requests[r], got.cpu, got.wall, f.peak[r])
+    end
+    print(line)
+  end
+  local floor = ("%d"):format(math.ceil(WALK / 200))
+  for _, interp in ipairs(INTERPS) do
+    local name, f = interp[1], figures[interp[1]]
+    summary(("walk %d: requests (%s)"):format(WALK, name), "requests", floor, "<=" .. floor, f.requests, "requests")
+    summary(("walk %d CPU (%s)"):format(WALK, name), "s", "-", "-", f.cpu, "walk")
+    summary(("walk %d wall (%s)"):format(WALK, name), "s", "-", "-", f.wall, "walk")
+    summary(("walk %d peak memory (%s)"):format(WALK, name), "MB", "-", "-", f.peak, "walk")
+  end
+end
+
+local function ensures(m)
+  for _, interp in ipairs(INTERPS) do
+    local existing, new = {}, {}
+    for r = 1, RUNS do
+      m:admin("DELETE", "requests")
+      local got = client(interp, ("ensure %s %s seed%d@example.com"):format(m.url, KEY, r * 7))
+      assert(got.created == "false", "ensure created a seeded customer")
+      existing[r] = count_requests(m)
+      m:admin("DELETE", "requests")
+      got = client(interp, ("ensure %s %s bench-%s-%d-%d@example.com"):format(m.url, KEY, interp[2], r, os.time()))
+      assert(got.created == "true", "ensure did not create a new customer")
+      new[r] = count_requests(m)
+    end
+    summary(("ensure, existing customer (%s)"):format(interp[1]), "requests", "1", "<=1", existing, "requests")
+    summary(("ensure, new customer (%s)"):format(interp[1]), "requests", "2", "<=2", new, "requests")
+  end
+end
+
+local base = start_nginx()
+print(("get loop: %d keep-alive gets per program against nginx at %s, %d runs"):format(GETS, base, RUNS))
+get_loop(base)
+
+local m = mock.start { key = KEY, rate_limit = false, memory = "256m" }
+local ok, err = pcall(function()
+  m:seed { customers = WALK }
+  print(("walk: %d customers in the emulator at %s, default options, %d runs"):format(WALK, m.url, RUNS))
+  walks(m)
+  ensures(m)
+end)
+m:stop()
+if not ok then error(err, 0) end
