@@ -34,16 +34,17 @@ local function fields(out)
 end
 
 local function client(interp, args)
-  return fields(run(("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/%s/?.so;;' %s bench/client.lua %s")
-    :format(interp[2], interp[1], args)))
+  local env = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/%s/?.so;;' ")
+    :format(interp[2])
+  return fields(run(env .. (" %s bench/client.lua %s"):format(interp[1], args)))
 end
 
 local function summary(name, unit, floor, goal, values, group)
   local vs = {}
   for i, v in ipairs(values) do vs[i] = ("%.6g"):format(v) end
   io.stdout:flush()
-  assert(os.execute(("lua5.4 bench/summary.lua '%s' '%s' '%s' '%s' '%s' %s"):format(group or "client", name, unit,
-    floor, goal, table.concat(vs, " "))))
+  assert(os.execute(("lua5.4 bench/summary.lua '%s' '%s' '%s' '%s' '%s' %s"):format(group or "client", name,
+    unit, floor, goal, table.concat(vs, " "))))
 end
 
 local function median(values)
@@ -95,17 +96,16 @@ end
 
 local function get_loop(base)
   local cpu = { raw = {}, ["lua5.4"] = {}, luajit = {} }
-  local wall = { raw = {}, ["lua5.4"] = {}, luajit = {} }
   local ratio = { ["lua5.4"] = {}, luajit = {} }
   local wall_ratio = { ["lua5.4"] = {}, luajit = {} }
   for r = 1, RUNS do
     local raw = fields(run(("build/bench/raw-curl %s/customers/%s %d %s"):format(base, ID, GETS, KEY)))
-    cpu.raw[r], wall.raw[r] = raw.cpu, raw.wall
+    cpu.raw[r] = raw.cpu
     local line = ("  run %d: raw libcurl %.3f s CPU %.3f s wall"):format(r, raw.cpu, raw.wall)
     for _, interp in ipairs(INTERPS) do
       local name = interp[1]
       local got = client(interp, ("get %s %s %d %s"):format(base, KEY, GETS, ID))
-      cpu[name][r], wall[name][r] = got.cpu, got.wall
+      cpu[name][r] = got.cpu
       ratio[name][r], wall_ratio[name][r] = got.cpu / raw.cpu, got.wall / raw.wall
       line = line .. (", %s %.3f s CPU %.3f s wall"):format(name, got.cpu, got.wall)
     end
@@ -151,7 +151,8 @@ local function walks(m)
   local floor = ("%d"):format(math.ceil(WALK / 200))
   for _, interp in ipairs(INTERPS) do
     local name, f = interp[1], figures[interp[1]]
-    summary(("walk %d: requests (%s)"):format(WALK, name), "requests", floor, "<=" .. floor, f.requests, "requests")
+    summary(("walk %d: requests (%s)"):format(WALK, name), "requests", floor, "<=" .. floor, f.requests,
+      "requests")
     summary(("walk %d CPU (%s)"):format(WALK, name), "s", "-", "-", f.cpu, "walk")
     summary(("walk %d wall (%s)"):format(WALK, name), "s", "-", "-", f.wall, "walk")
     summary(("walk %d peak memory (%s)"):format(WALK, name), "MB", "-", "-", f.peak, "walk")
@@ -167,11 +168,13 @@ local function ensures(m)
       assert(got.created == "false", "ensure created a seeded customer")
       existing[r] = count_requests(m)
       m:admin("DELETE", "requests")
-      got = client(interp, ("ensure %s %s bench-%s-%d-%d@example.com"):format(m.url, KEY, interp[2], r, os.time()))
+      local email = ("bench-%s-%d-%d@example.com"):format(interp[2], r, os.time())
+      got = client(interp, ("ensure %s %s %s"):format(m.url, KEY, email))
       assert(got.created == "true", "ensure did not create a new customer")
       new[r] = count_requests(m)
     end
-    summary(("ensure, existing customer (%s)"):format(interp[1]), "requests", "1", "<=1", existing, "requests")
+    summary(("ensure, existing customer (%s)"):format(interp[1]), "requests", "1", "<=1", existing,
+      "requests")
     summary(("ensure, new customer (%s)"):format(interp[1]), "requests", "2", "<=2", new, "requests")
   end
 end
