@@ -73,6 +73,8 @@ bench: deps
 	$(MAKE) LUA=lua5.4 all
 	$(MAKE) LUA=luajit all
 	$(MAKE) bench-tools
+	@# Optional peer: the official node SDK, skipped when npm cannot install it.
+	-command -v npm >/dev/null && npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
 	bench/run
 
 # The floors bench/run compares against: C loops over libcurl and OpenSSL.

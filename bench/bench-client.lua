@@ -6,7 +6,8 @@
 --   walk: client.customers.list() with default options over BENCH_WALK
 --     (20000) customers seeded into the emulator (bin/paddle-mock): CPU, wall,
 --     peak memory (VmHWM), and the requests it made, from the request log;
---   ensure: requests for an existing and for a new customer.
+--   ensure: requests for an existing and for a new customer;
+--   optionally the official node SDK's get loop, when bench/node has it.
 -- Each of BENCH_RUNS (5) runs measures raw, lua5.4 and luajit back to back.
 package.path = "spec/?.lua;" .. package.path
 local mock = require "support.mock"
@@ -94,10 +95,20 @@ http {
   return "http://127.0.0.1:" .. port
 end
 
+-- The official node SDK, when `make bench` could install it (optional).
+local NODE_SDK = "bench/node/node_modules/@paddle/paddle-node-sdk/package.json"
+local function has_node_sdk()
+  local f = io.open(NODE_SDK, "r")
+  if f then f:close() end
+  return f ~= nil and os.execute("node --version >/dev/null 2>&1")
+end
+
 local function get_loop(base)
   local cpu = { raw = {}, ["lua5.4"] = {}, luajit = {} }
-  local ratio = { ["lua5.4"] = {}, luajit = {} }
-  local wall_ratio = { ["lua5.4"] = {}, luajit = {} }
+  local ratio = { ["lua5.4"] = {}, luajit = {}, node = {} }
+  local wall_ratio = { ["lua5.4"] = {}, luajit = {}, node = {} }
+  local node = has_node_sdk()
+  if not node then print("  (node SDK not installed: `npm ci --prefix bench/node` adds it)") end
   for r = 1, RUNS do
     local raw = fields(run(("build/bench/raw-curl %s/customers/%s %d %s"):format(base, ID, GETS, KEY)))
     cpu.raw[r] = raw.cpu
@@ -109,6 +120,11 @@ local function get_loop(base)
       ratio[name][r], wall_ratio[name][r] = got.cpu / raw.cpu, got.wall / raw.wall
       line = line .. (", %s %.3f s CPU %.3f s wall"):format(name, got.cpu, got.wall)
     end
+    if node then
+      local got = fields(run(("node bench/node/get.mjs %s %s %d %s"):format(base, KEY, GETS, ID)))
+      ratio.node[r], wall_ratio.node[r] = got.cpu / raw.cpu, got.wall / raw.wall
+      line = line .. (", node SDK %.3f s CPU %.3f s wall"):format(got.cpu, got.wall)
+    end
     print(line)
   end
   local raw_us = ("%.1f us/call"):format(median(cpu.raw) / GETS * 1e6)
@@ -119,6 +135,10 @@ local function get_loop(base)
     local over = {}
     for r = 1, RUNS do over[r] = (cpu[name][r] - cpu.raw[r]) / GETS * 1e6 end
     summary(("get CPU over raw per call (%s)"):format(name), "us", "-", "-", over, "libcurl")
+  end
+  if node then
+    summary(("get x%d CPU (node SDK 3.10)"):format(GETS), "x raw", raw_us, "-", ratio.node, "peers")
+    summary(("get x%d wall (node SDK 3.10)"):format(GETS), "x raw", "-", "-", wall_ratio.node, "peers")
   end
 end
 
