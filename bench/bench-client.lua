@@ -109,13 +109,23 @@ local function get_loop(base)
   local wall_ratio = { ["lua5.4"] = {}, luajit = {}, node = {} }
   local node = has_node_sdk()
   if not node then print("  (node SDK not installed: `npm ci --prefix bench/node` adds it)") end
+  local function raw_loop()
+    return fields(run(("build/bench/raw-curl %s/customers/%s %d %s"):format(base, ID, GETS, KEY)))
+  end
   for r = 1, RUNS do
-    local raw = fields(run(("build/bench/raw-curl %s/customers/%s %d %s"):format(base, ID, GETS, KEY)))
-    cpu.raw[r] = raw.cpu
-    local line = ("  run %d: raw libcurl %.3f s CPU %.3f s wall"):format(r, raw.cpu, raw.wall)
+    -- The floor runs before and after the programs; each is compared with
+    -- the mean of both, so that a load change during the run shows less.
+    local before, programs = raw_loop(), {}
     for _, interp in ipairs(INTERPS) do
-      local name = interp[1]
-      local got = client(interp, ("get %s %s %d %s"):format(base, KEY, GETS, ID))
+      programs[interp[1]] = client(interp, ("get %s %s %d %s"):format(base, KEY, GETS, ID))
+    end
+    local after = raw_loop()
+    local raw = { cpu = (before.cpu + after.cpu) / 2, wall = (before.wall + after.wall) / 2 }
+    cpu.raw[r] = raw.cpu
+    local line = ("  run %d: raw libcurl %.3f/%.3f s CPU %.3f s wall"):format(r, before.cpu, after.cpu,
+      raw.wall)
+    for _, interp in ipairs(INTERPS) do
+      local name, got = interp[1], programs[interp[1]]
       cpu[name][r] = got.cpu
       ratio[name][r], wall_ratio[name][r] = got.cpu / raw.cpu, got.wall / raw.wall
       line = line .. (", %s %.3f s CPU %.3f s wall"):format(name, got.cpu, got.wall)
