@@ -22,9 +22,9 @@
  *
  * Each secret is held as a keyed HMAC context (signature.h), so a verify
  * skips the key schedule. A verifier owns its contexts and wipes them on
- * close, __gc and __close. The functional verify keeps one context per
- * secret string in a weak-valued table: each is wiped when the garbage
- * collector next finds it unused.
+ * close, __gc and __close. The functional verify keeps a context per
+ * secret string (at most VERIFY_CACHE_MAX) in a weak-valued table: each is
+ * wiped when the garbage collector next finds it unused.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +35,8 @@
 
 #define VERIFIER_MT "paddle.webhooks.Verifier"
 #define VERIFIER_MAX_SECRETS 16
+/* Keyed contexts the functional verify keeps; beyond, it starts afresh. */
+#define VERIFY_CACHE_MAX 32
 
 /* Upvalues of the verify closures. */
 enum { UV_MAKE_ERROR = 1, UV_LEVEL, UV_NAME, UV_CACHE };
@@ -236,21 +238,48 @@ static verifier *push_verifier(lua_State *L, int idx, int n) {
 }
 
 /*
+ * Forgets every cached key once the cache holds VERIFY_CACHE_MAX (counted
+ * at cache[0]), so that an application cycling through many secrets keeps a
+ * few contexts, not one per secret until the next collection. Forgotten
+ * keys are wiped when collected; one in use stays on the stack meanwhile.
+ */
+static void cache_count_one(lua_State *L, int cache) {
+  lua_Integer n;
+  lua_rawgeti(L, cache, 0);
+  n = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (n >= VERIFY_CACHE_MAX) {
+    lua_pushnil(L);
+    while (lua_next(L, cache) != 0) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, cache); /* clearing a field during lua_next is allowed */
+    }
+    n = 0;
+  }
+  lua_pushinteger(L, n + 1);
+  lua_rawseti(L, cache, 0);
+}
+
+/*
  * The cached key for the secret string at idx, created on first use. Its
  * verifier stays pushed on the stack: the cache's weak entry alone would let
  * a GC step, run by the next allocation, free it while in use.
  */
 static paddle_sig_key *cached_key(lua_State *L, int idx) {
+  int cache = lua_upvalueindex(UV_CACHE);
   verifier *v;
   lua_pushvalue(L, idx);
-  lua_rawget(L, lua_upvalueindex(UV_CACHE));
+  lua_rawget(L, cache);
   v = (verifier *)lua_touserdata(L, -1);
   if (v != NULL) return v->keys[0];
   lua_pop(L, 1);
+  cache_count_one(L, cache);
   v = push_verifier(L, idx, 1);
   lua_pushvalue(L, idx);
   lua_pushvalue(L, -2);
-  lua_rawset(L, lua_upvalueindex(UV_CACHE));
+  lua_rawset(L, cache);
   return v->keys[0];
 }
 

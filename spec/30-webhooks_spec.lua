@@ -469,6 +469,26 @@ describe("paddle.webhooks.verifier", function()
     end
   end)
 
+  it("keeps at most 32 cached contexts for verify, however many secrets it sees", function()
+    local _, cache = debug.getupvalue(webhooks.verify, 4)
+    assert.is_table(cache)
+    collectgarbage("stop") -- no collection may empty the weak cache meanwhile
+    finally(function() collectgarbage("restart") end)
+    local most = 0
+    for i = 1, 100 do
+      local secret = "tenant-secret-" .. i
+      local signed = webhooks.sign(EVENT_BODY, secret, TS)
+      assert.is_true(webhooks.verify(EVENT_BODY, signed, secret, at(TS)))
+      local n = 0
+      for k in pairs(cache) do
+        if type(k) == "string" then n = n + 1 end
+      end
+      assert.is_true(n <= 32, n .. " cached contexts")
+      most = math.max(most, n)
+    end
+    assert.equal(32, most)
+  end)
+
   describe("misuse raises at the caller", function()
     local v = webhooks.verifier { secrets = SECRET }
     local function raises(pattern, f)
