@@ -291,7 +291,7 @@ static int l_verify(lua_State *L) {
   check_args(L, 1, 4, 4, &a); /* may run opts.now: before the secrets are read */
   n = count_secrets(L, 3);
   if (n == 0) return arg_error(L, 3, SECRETS_EXPECTED, 3);
-  luaL_checkstack(L, 2 * n + 2, "too many secrets");
+  luaL_checkstack(L, 2 * n + 8, "too many secrets"); /* 2 per secret, a few for the cache */
   if (lua_type(L, 3) == LUA_TSTRING) {
     keys[0] = cached_key(L, 3);
   } else {
