@@ -4,8 +4,10 @@
 --     fixed local nginx answering a customer, CPU and wall of the Lua process
 --     as a ratio to bench/raw-curl.c (one libcurl handle) in the same run;
 --   walk: client.customers.list() with default options over BENCH_WALK
---     (20000) customers seeded into the emulator (bin/paddle-mock): CPU, wall,
---     peak memory (VmHWM), and the requests it made, from the request log;
+--     (20000) customers seeded into the emulator (bin/paddle-mock): CPU and
+--     wall as ratios to raw-curl following the same pages of 200 (libcurl
+--     alone, no JSON decoding), peak memory (VmHWM), and the requests it
+--     made, from the emulator's request log;
 --   ensure: requests for an existing and for a new customer;
 --   optionally the official node SDK's get loop, when bench/node has it.
 -- Each of BENCH_RUNS (5) runs measures raw, lua5.4 and luajit back to back,
@@ -170,31 +172,36 @@ local function count_requests(m)
 end
 
 local function walks(m)
-  local figures = {}
+  local figures, raw = {}, { cpu = {}, wall = {} }
   for _, interp in ipairs(INTERPS) do
     figures[interp[1]] = { cpu = {}, wall = {}, peak = {}, requests = {} }
   end
   for r = 1, RUNS do
-    local line = ("  run %d:"):format(r)
+    -- The floor: libcurl alone following the pages of 200 (no JSON decoding).
+    local floor = fields(run(("build/bench/raw-curl '%s/customers?per_page=200' walk %s"):format(m.url, KEY)))
+    raw.cpu[r], raw.wall[r] = floor.cpu, floor.wall
+    local line = ("  run %d: raw libcurl %d requests %.3f s CPU %.3f s wall;"):format(r, floor.requests,
+      floor.cpu, floor.wall)
     for _, interp in ipairs(INTERPS) do
       local f = figures[interp[1]]
       m:admin("DELETE", "requests")
       local got = client(interp, ("walk %s %s %d"):format(m.url, KEY, WALK))
-      f.cpu[r], f.wall[r], f.peak[r] = got.cpu, got.wall, got.peak_kb / 1024
+      f.cpu[r], f.wall[r], f.peak[r] = got.cpu / floor.cpu, got.wall / floor.wall, got.peak_kb / 1024
       f.requests[r] = count_requests(m)
-      line = line .. (" %s %d requests %.2f s CPU %.2f s wall %.1f MB peak;"):format(interp[1],
+      line = line .. (" %s %d requests %.3f s CPU %.3f s wall %.1f MB peak;"):format(interp[1],
         f.requests[r], got.cpu, got.wall, f.peak[r])
     end
     print(line)
   end
-  local floor = ("%d"):format(math.ceil(WALK / 200))
+  local pages = ("%d"):format(math.ceil(WALK / 200))
+  local raw_cpu, raw_wall = ("raw %.3f s"):format(median(raw.cpu)), ("raw %.3f s"):format(median(raw.wall))
   for _, interp in ipairs(INTERPS) do
     local name, f = interp[1], figures[interp[1]]
-    summary(("walk %d: requests (%s)"):format(WALK, name), "requests", floor, "<=" .. floor, f.requests,
+    summary(("walk %d: requests (%s)"):format(WALK, name), "requests", pages, "<=" .. pages, f.requests,
       "requests")
-    summary(("walk %d CPU (%s)"):format(WALK, name), "s", "-", "-", f.cpu, "walk")
-    summary(("walk %d wall (%s)"):format(WALK, name), "s", "-", "-", f.wall, "walk")
-    summary(("walk %d peak memory (%s)"):format(WALK, name), "MB", "-", "-", f.peak, "walk")
+    summary(("walk %d CPU (%s)"):format(WALK, name), "x raw", raw_cpu, "-", f.cpu, "walk")
+    summary(("walk %d wall (%s)"):format(WALK, name), "x raw", raw_wall, "-", f.wall, "walk")
+    summary(("walk %d peak memory VmHWM (%s)"):format(WALK, name), "MB", "-", "-", f.peak, "walk")
   end
 end
 
