@@ -135,18 +135,27 @@ describe("bin/paddle-mock", function()
     os.remove(tree)
     finally(function() os.execute("rm -rf '" .. tree .. "'") end)
     local root = assert(io.popen("pwd")):read("*l")
-    assert.equal(0, (sh(("mkdir -p %s/bin %s/share/lua/5.1 %s/elsewhere && cp %s %s/bin/ && "
-      .. "ln -s %s/lua/paddle %s/share/lua/5.1/paddle && ln -s %s/lua/paddle %s/elsewhere/paddle")
-      :format(tree, tree, tree, LAUNCHER, tree, root, tree, root, tree))))
+    local share = tree .. "/share/lua/5.1"
+    assert.equal(0, (sh(("mkdir -p %s/bin %s/elsewhere/paddle %s/paddle && cp %s %s/bin/ && "
+      .. "ln -s %s/mock/paddle_mock %s/paddle_mock && ln -s %s/lua/paddle/json.lua %s/paddle/json.lua && "
+      .. "ln -s %s/mock/paddle_mock %s/elsewhere/paddle_mock && "
+      .. "ln -s %s/lua/paddle/json.lua %s/elsewhere/paddle/json.lua")
+      :format(tree, tree, share, LAUNCHER, tree, root, share, root, share, root, tree, root, tree))))
 
     local m = mock.start { launcher = tree .. "/bin/paddle-mock" }
     assert.equal("ok", m:admin("GET", "health").data.status)
     m:stop()
 
-    os.execute("rm " .. tree .. "/share/lua/5.1/paddle")
+    -- The client rock's paddle.json is a dependency: missing, it says so.
+    os.execute("rm " .. share .. "/paddle/json.lua")
     local code, out = sh("cd / && " .. tree .. "/bin/paddle-mock --port " .. mock.free_port())
     assert.equal(2, code)
-    assert.matches("cannot find paddle/mock/init%.lua", out)
+    assert.matches("cannot find paddle/json%.lua", out)
+
+    os.execute("rm " .. share .. "/paddle_mock")
+    code, out = sh("cd / && " .. tree .. "/bin/paddle-mock --port " .. mock.free_port())
+    assert.equal(2, code)
+    assert.matches("cannot find paddle_mock/init%.lua", out)
 
     m = mock.start { launcher = tree .. "/bin/paddle-mock", lua_dir = tree .. "/elsewhere" }
     assert.equal("ok", m:admin("GET", "health").data.status)

@@ -1,11 +1,11 @@
 -- Saved payment methods of a customer: list, get, delete. Paddle saves them
 -- at checkout; here the admin API (POST /__mock/payment-methods, or seeding)
 -- creates them.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local find = string.find
 local ipairs = ipairs

@@ -1,12 +1,12 @@
 -- Entities nested under a customer that the API creates and updates:
 -- addresses and businesses. Archiving is an update of status; there is no delete.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local events = require "paddle.mock.events"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
 local concat = table.concat
 local find = string.find
@@ -108,7 +108,7 @@ function Nested:update(req, customer_id, id)
   if not body then return errors.bad_request(req, detail) end
   local errs = validate.check(body, self.update_schema, true)
   if #errs > 0 then return errors.invalid(req, errs) end
-  local t = json.decode(record)
+  local t = json.decode(record, { arrays = true })
   for k, v in pairs(body) do t[k] = v end
   t.updated_at = clock.rfc3339()
   record = json.object(self.fields, t)
@@ -142,7 +142,7 @@ function Nested:list(req, customer_id)
     match = function(_, record)
       if not wanted[status_of(record)] then return false end
       if needle then
-        local t = json.decode(record)
+        local t = json.decode(record, { arrays = true })
         local text = {}
         for _, k in ipairs(searched) do
           if type(t[k]) == "string" then text[#text + 1] = t[k] end

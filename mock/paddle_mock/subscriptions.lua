@@ -1,11 +1,11 @@
 -- Subscriptions, read-only through the API (GET /subscriptions[?customer_id=],
 -- GET /subscriptions/{id}). They come from seeding or POST /__mock/subscriptions,
 -- since subscriptions are made by checkouts, not by the customers API.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local find = string.find
 local ipairs = ipairs

@@ -1,13 +1,13 @@
 -- Bulk seeding for tests and benchmarks (POST /__mock/seed): customers
 -- written straight into the store, in blocks of reserved ids and slots, with
 -- optional subscriptions and payment methods each. Seeding records no events.
-local clock = require "paddle.mock.clock"
-local customers = require "paddle.mock.customers"
-local ids = require "paddle.mock.ids"
-local json = require "paddle.mock.json"
-local payment_methods = require "paddle.mock.payment_methods"
-local store = require "paddle.mock.store"
-local subscriptions = require "paddle.mock.subscriptions"
+local clock = require "paddle_mock.clock"
+local customers = require "paddle_mock.customers"
+local ids = require "paddle_mock.ids"
+local json = require "paddle.json"
+local payment_methods = require "paddle_mock.payment_methods"
+local store = require "paddle_mock.store"
+local subscriptions = require "paddle_mock.subscriptions"
 
 local error = error
 local lower = string.lower

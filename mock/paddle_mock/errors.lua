@@ -1,6 +1,6 @@
 -- Error answers in Paddle's shape:
 --   {"error":{"type","code","detail","documentation_url"[,"errors"]},"meta":{"request_id"}}
-local json = require "paddle.mock.json"
+local json = require "paddle.json"
 
 local _M = {}
 

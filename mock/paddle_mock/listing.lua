@@ -2,8 +2,8 @@
 -- order_by id[ASC]/id[DESC] (default DESC), the after cursor, and
 -- meta.pagination {per_page, next, has_more, estimated_total} where next is
 -- an absolute URL keeping the request's own query with after=<last id>.
-local json = require "paddle.mock.json"
-local store = require "paddle.mock.store"
+local json = require "paddle.json"
+local store = require "paddle_mock.store"
 
 local concat = table.concat
 local find = string.find

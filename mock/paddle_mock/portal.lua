@@ -1,11 +1,11 @@
 -- POST /customers/{id}/portal-sessions: authenticated customer portal links,
 -- with per-subscription deep links for up to 25 subscription_ids.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local ids = require "paddle.mock.ids"
-local json = require "paddle.mock.json"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local ids = require "paddle_mock.ids"
+local json = require "paddle.json"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
 local concat = table.concat
 local find = string.find

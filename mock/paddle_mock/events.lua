@@ -1,10 +1,10 @@
 -- The event stream: customer/address/business created and updated events,
 -- listed by GET /events (after, order_by, per_page; event_type as a filter).
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local ipairs = ipairs
 

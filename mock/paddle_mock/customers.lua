@@ -1,13 +1,14 @@
 -- /customers: list, create, get, update; credit balances and auth tokens.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local events = require "paddle.mock.events"
-local ids = require "paddle.mock.ids"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local ids = require "paddle_mock.ids"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
+local assert = assert
 local concat = table.concat
 local error = error
 local find = string.find
@@ -113,7 +114,7 @@ function _M.update(req, id)
   local errs = validate.check(body, UPDATE, true)
   if #errs > 0 then return errors.invalid(req, errs) end
 
-  local t = json.decode(record)
+  local t = json.decode(record, { arrays = true })
   local old_status, old_email = t.status, t.email
   if body.email ~= nil and lower(body.email) ~= lower(old_email) then
     local ok, owner = store.claim(email_key(body.email), id)
@@ -203,14 +204,14 @@ local AMOUNT_FIELDS = { "available", "reserved", "used" }
 
 -- Balances are set through the admin API; customers have none by default.
 function _M.set_credit_balance(customer_id, currency_code, balance)
-  local list = json.decode(store.lookup("cb:" .. customer_id) or "[]")
+  local list = json.decode(store.lookup("cb:" .. customer_id) or "[]", { arrays = true })
   local entry = { customer_id = customer_id, currency_code = currency_code, balance = balance }
   local replaced = false
   for i, b in ipairs(list) do
     if b.currency_code == currency_code then list[i] = entry; replaced = true end
   end
   if not replaced then list[#list + 1] = entry end
-  store.set("cb:" .. customer_id, json.encode(list))
+  store.set("cb:" .. customer_id, assert(json.encode(list)))
   return entry
 end
 
@@ -223,11 +224,11 @@ function _M.credit_balances(req, id)
     for _, c in ipairs(currencies) do wanted[c] = true end
   end
   local out = {}
-  for _, b in ipairs(json.decode(store.lookup("cb:" .. id) or "[]")) do
+  for _, b in ipairs(json.decode(store.lookup("cb:" .. id) or "[]", { arrays = true })) do
     if not wanted or wanted[b.currency_code] then
       local amounts = {}
       for i, k in ipairs(AMOUNT_FIELDS) do
-        amounts[i] = '"' .. k .. '":' .. json.encode(b.balance[k] or "0")
+        amounts[i] = '"' .. k .. '":' .. assert(json.encode(b.balance[k] or "0"))
       end
       out[#out + 1] = '{"customer_id":' .. json.string(id)
         .. ',"currency_code":' .. json.string(b.currency_code)

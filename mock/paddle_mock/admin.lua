@@ -9,25 +9,26 @@
 --   POST /__mock/subscriptions          {"customer_id":..., "status":...} (201)
 --   POST /__mock/payment-methods        {"customer_id":..., "type":..., "card":{...}} (201)
 --   POST /__mock/credit-balances        {"customer_id", "currency_code", "balance":{available,reserved,used}}
-local config = require "paddle.mock.config"
-local customers = require "paddle.mock.customers"
-local errors = require "paddle.mock.errors"
-local faults = require "paddle.mock.faults"
-local json = require "paddle.mock.json"
-local payment_methods = require "paddle.mock.payment_methods"
-local requestlog = require "paddle.mock.requestlog"
-local seed = require "paddle.mock.seed"
-local store = require "paddle.mock.store"
-local subscriptions = require "paddle.mock.subscriptions"
-local validate = require "paddle.mock.validate"
+local config = require "paddle_mock.config"
+local customers = require "paddle_mock.customers"
+local errors = require "paddle_mock.errors"
+local faults = require "paddle_mock.faults"
+local json = require "paddle.json"
+local payment_methods = require "paddle_mock.payment_methods"
+local requestlog = require "paddle_mock.requestlog"
+local seed = require "paddle_mock.seed"
+local store = require "paddle_mock.store"
+local subscriptions = require "paddle_mock.subscriptions"
+local validate = require "paddle_mock.validate"
 
+local assert = assert
 local find = string.find
 local type = type
 
 local _M = {}
 
 local function ok(status, value)
-  return status, '{"data":' .. json.encode(value) .. "}"
+  return status, '{"data":' .. assert(json.encode(value)) .. "}"
 end
 
 local function ok_raw(status, data_json)
@@ -75,7 +76,7 @@ handlers["GET /__mock/faults"] = function()
 end
 
 handlers["POST /__mock/faults"] = function(req)
-  local list, err = json.decode(req.body or "")
+  local list, err = json.decode(req.body or "", { arrays = true })
   if list == nil then return errors.bad_request(req, "Invalid JSON in request body: " .. err) end
   if json.is_object(list) and list.faults ~= nil then list = list.faults end
   local set, errs = faults.set(list)

@@ -2,7 +2,7 @@
 -- one any Bearer token does. A missing header is 401 authentication_missing,
 -- a header that is not "Bearer <token>" 403 authentication_malformed, a wrong
 -- key 403 invalid_token.
-local errors = require "paddle.mock.errors"
+local errors = require "paddle_mock.errors"
 
 local match = string.match
 local type = type
