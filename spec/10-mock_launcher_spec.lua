@@ -228,7 +228,8 @@ describe("spec/support/mock.lua when the emulator does not start in time", funct
     -- The real launcher, with its "listening" line withheld: nginx runs, the
     -- helper never hears of it.
     local root = assert(io.popen("pwd")):read("*l")
-    local fake = wrapper("'" .. root .. "/" .. LAUNCHER .. "' \"$@\" 2>&1 | sed -u 's/listening on/withheld:/'")
+    local fake = wrapper("'" .. root .. "/" .. LAUNCHER
+      .. "' \"$@\" 2>&1 | sed -u 's/listening on/withheld:/'")
     local ok, err = pcall(mock.start, { launcher = fake, port = mock.free_port(), start_timeout = 8 })
     assert.is_false(ok)
     assert.matches("did not start", err)
