@@ -43,9 +43,19 @@ local UPDATE = {
   status = { kind = "string", values = STATUSES },
   marketing_consent = { ignored = true },
 }
+-- A customer given to POST /__mock/seed: what POST /customers takes, and a status.
+_M.SEED = {
+  email = CREATE.email, name = CREATE.name, custom_data = CREATE.custom_data, locale = CREATE.locale,
+  status = UPDATE.status,
+}
 
 local function email_key(email)
   return "e:" .. lower(email)
+end
+
+-- The id of the customer holding this email (any case), or nil.
+function _M.email_owner(email)
+  return store.lookup(email_key(email))
 end
 
 -- The text GET /customers?search= looks in besides the id: name and email.
@@ -138,7 +148,7 @@ end
 
 function _M.list(req)
   local errs = {}
-  local statuses = listing.list_arg(req, "status") or { "active" }
+  local statuses = listing.list_arg(req, "status", errs) or { "active" }
   local wanted = {}
   for _, s in ipairs(statuses) do
     if STATUSES[s] then
@@ -148,14 +158,14 @@ function _M.list(req)
       break
     end
   end
-  local search = listing.arg(req, "search")
+  local search = listing.filter_arg(req, "search", errs)
   if search == "" then search = nil end
   if search and #search > 100 then
     errs[#errs + 1] = { field = "search",
       message = "maximum length of 100 exceeded. provided value length " .. #search }
   end
-  local id_list = listing.list_arg(req, "id")
-  local emails = listing.list_arg(req, "email")
+  local id_list = listing.list_arg(req, "id", errs)
+  local emails = listing.list_arg(req, "email", errs)
   for _, e in ipairs(emails or {}) do
     if #e > 100 then
       errs[#errs + 1] = { field = "email", message = "maximum length of 100 exceeded" }
@@ -217,7 +227,9 @@ end
 
 function _M.credit_balances(req, id)
   if not (find(id, "^ctm_") and store.get(id)) then return errors.not_found(req, id) end
-  local currencies = listing.list_arg(req, "currency_code")
+  local errs = {}
+  local currencies = listing.list_arg(req, "currency_code", errs)
+  if #errs > 0 then return errors.invalid(req, errs) end
   local wanted
   if currencies then
     wanted = {}

@@ -82,6 +82,22 @@ function Nested:create_record(customer_id, fields)
   end)
 end
 
+-- The id of the customer's first active entity, made (with defaults) when it
+-- has none. Paddle's subscriptions and saved payment methods always name the
+-- address of their checkout; the admin API and seeding give them one this way.
+-- event: record the .created event, as an address made by a checkout would.
+function Nested:first_or_create(customer_id, defaults, event)
+  local coll = self:coll(customer_id)
+  for s = 1, store.count(coll) do
+    local id = store.slot(coll, s)
+    local record = id and store.get(id)
+    if record and status_of(record) == "active" then return id end
+  end
+  local id, record = self:create_record(customer_id, defaults)
+  if event then events.record(self.event .. ".created", record) end
+  return id
+end
+
 function Nested:create(req, customer_id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
   local body, detail = validate.body(req)
@@ -121,14 +137,14 @@ function Nested:list(req, customer_id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
   local errs = {}
   local wanted = {}
-  for _, s in ipairs(listing.list_arg(req, "status") or { "active" }) do
+  for _, s in ipairs(listing.list_arg(req, "status", errs) or { "active" }) do
     if not STATUS.values[s] then
       errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
       break
     end
     wanted[s] = true
   end
-  local search = listing.arg(req, "search")
+  local search = listing.filter_arg(req, "search", errs)
   if search == "" then search = nil end
   if search and #search > 100 then
     errs[#errs + 1] = { field = "search",
@@ -138,7 +154,7 @@ function Nested:list(req, customer_id)
   local searched = self.searched
   return listing.list(req, {
     coll = self:coll(customer_id), prefix = self.prefix,
-    candidates = listing.list_arg(req, "id"),
+    candidates = listing.list_arg(req, "id", errs),
     match = function(_, record)
       if not wanted[status_of(record)] then return false end
       if needle then

@@ -95,7 +95,7 @@ end
 function _M.list(req)
   local errs = {}
   local wanted
-  local statuses = listing.list_arg(req, "status")
+  local statuses = listing.list_arg(req, "status", errs)
   if statuses then
     wanted = {}
     for _, s in ipairs(statuses) do
@@ -108,8 +108,8 @@ function _M.list(req)
     end
   end
   local spec = { coll = COLL, prefix = "sub" }
-  local customers = listing.list_arg(req, "customer_id")
-  local id_list = listing.list_arg(req, "id")
+  local customers = listing.list_arg(req, "customer_id", errs)
+  local id_list = listing.list_arg(req, "id", errs)
   local in_customers
   if customers then
     local candidates = {}
