@@ -25,7 +25,8 @@ Nested.__index = Nested
 local STATUS = { kind = "string", values = { active = true, archived = true } }
 
 -- def: prefix ("add"), event ("address"), fields (output order),
--- create_schema (update_schema derives from it), searched (fields GET ?search= looks in).
+-- create_schema (update_schema derives from it), searched (fields GET ?search= looks in),
+-- normalize(t) (optional: fills what the answer must hold but a request may omit).
 local function new(def)
   local update = { status = STATUS }
   for k, rule in pairs(def.create_schema) do
@@ -78,6 +79,7 @@ function Nested:create_record(customer_id, fields)
         t[k] = v
       end
     end
+    if self.normalize then self.normalize(t) end
     return json.object(self.fields, t)
   end)
 end
@@ -126,6 +128,7 @@ function Nested:update(req, customer_id, id)
   if #errs > 0 then return errors.invalid(req, errs) end
   local t = json.decode(record, { arrays = true })
   for k, v in pairs(body) do t[k] = v end
+  if self.normalize then self.normalize(t) end
   t.updated_at = clock.rfc3339()
   record = json.object(self.fields, t)
   store.put(id, record)
@@ -172,6 +175,16 @@ end
 
 local text = function(max) return { kind = "string", nullable = true, max = max } end
 local CUSTOM_DATA = { kind = "object", nullable = true }
+
+-- A contact's name may be omitted (or null) in a request, but Paddle's
+-- answers always hold a string: the emulator writes "" (Paddle's value for
+-- it is undocumented).
+local function contact_names(t)
+  if not json.is_array(t.contacts) then return end
+  for _, c in ipairs(t.contacts) do
+    if c.name == nil or c.name == null then c.name = "" end
+  end
+end
 
 local function check_contact(field, v, errs)
   if not json.is_object(v) then
@@ -221,5 +234,6 @@ return {
       id = { ignored = true }, import_meta = { ignored = true },
     },
     searched = { "id", "name", "company_number", "tax_identifier" },
+    normalize = contact_names,
   },
 }
