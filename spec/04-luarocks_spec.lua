@@ -31,13 +31,16 @@ local function fresh_tree()
   return tree
 end
 
-describe("luarocks make", function()
-  before_each(function()
-    if not is_lua54 then pending("the rocks are built for Lua 5.4; LuaJIT loads build/luajit") end
-  end)
+-- true (and the test pending) under LuaJIT.
+local function not_lua54()
+  if is_lua54 then return false end
+  pending("the rocks are built for Lua 5.4; LuaJIT loads build/luajit")
+  return true
+end
 
+describe("luarocks make", function()
   it("lua-paddle: the client's modules, and no emulator file", function()
-    if not is_lua54 then return end
+    if not_lua54() then return end
     local tree = fresh_tree()
     make(tree, "lua-paddle-scm-1.rockspec")
     local expected = lines("cd lua && find paddle -name '*.lua' | sed 's|^|share/lua/5.4/|'")
@@ -61,7 +64,7 @@ describe("luarocks make", function()
   end)
 
   it("lua-paddle-mock: the emulator's modules and bin/paddle-mock, nothing of the client", function()
-    if not is_lua54 then return end
+    if not_lua54() then return end
     local tree = fresh_tree()
     make(tree, "lua-paddle-mock-scm-1.rockspec")
     local expected = lines("cd mock && find paddle_mock -name '*.lua' | sed 's|^|share/lua/5.4/|'")
@@ -71,7 +74,7 @@ describe("luarocks make", function()
   end)
 
   it("paddle-mock runs from a tree holding both rocks, finding its modules there", function()
-    if not is_lua54 then return end
+    if not_lua54() then return end
     local tree = fresh_tree()
     make(tree, "lua-paddle-scm-1.rockspec")
     make(tree, "lua-paddle-mock-scm-1.rockspec")
