@@ -15,13 +15,7 @@ describe("paddle-mock fidelity", function()
   teardown(function() if m then m:stop() end end)
   before_each(function() m:reset() end)
 
-  local function create(email, extra)
-    local body = { email = email }
-    for k, v in pairs(extra or {}) do body[k] = v end
-    local r = m:request("POST", "/customers", { body = body })
-    assert.equal(201, r.status, r.body)
-    return r.json.data
-  end
+  local function create(email, extra) return m:create_customer(email, extra) end
 
   local function assert_error(r, status, code, field)
     assert.equal(status, r.status, r.body)

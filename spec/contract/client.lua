@@ -15,11 +15,8 @@ local type = type
 local _M = {}
 
 -- Well-formed ids: Prism's mock answers with its examples whatever they are.
-local CTM = "ctm_01h04vsc0qhwtsbsxh3422wjs4"
-local ADD = "add_01h04vsc0qhwtsbsxh3422wjs4"
-local BIZ = "biz_01h04vsc0qhwtsbsxh3422wjs4"
-local PAYMTD = "paymtd_01h04vsc0qhwtsbsxh3422wjs4"
-local SUB = "sub_01h04vsc0qhwtsbsxh3422wjs4"
+local ids = require "contract.ids"
+local CTM, ADD, BIZ, PAYMTD, SUB = ids.ctm, ids.add, ids.biz, ids.paymtd, ids.sub
 
 -- The first item of an iterator, or false, err.
 local function first(iterator)

@@ -29,11 +29,7 @@ local type = type
 
 local _M = {}
 
-local UNKNOWN = {
-  ctm = "ctm_01h8441jn5pcwrfhwh78jqt8hk", add = "add_01h8441jn5pcwrfhwh78jqt8hk",
-  biz = "biz_01h8441jn5pcwrfhwh78jqt8hk", paymtd = "paymtd_01h8441jn5pcwrfhwh78jqt8hk",
-  sub = "sub_01h8441jn5pcwrfhwh78jqt8hk",
-}
+local UNKNOWN = require "contract.ids"
 
 local function violations(r)
   local header = r.headers and r.headers["sl-violations"]

@@ -21,7 +21,7 @@
 --   lua_dir     passed as --lua-dir
 --   start_timeout  seconds to wait for "listening" (default 15)
 -- The object: m.url, m.port, m.ca_file, m.key, m:stop(), m:reset(),
--- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl),
+-- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl), m:create_customer(email, fields),
 -- m:admin(method, path, body) and m:request(method, path, opts).
 --
 -- teardown runs even when tests fail. A mock left running when the spec
@@ -347,6 +347,18 @@ function Mock:admin(method, path, body)
       .. tostring(r.body), 2)
   end
   return r.json
+end
+
+-- POST /customers with email and the other fields given; raises unless 201.
+-- Returns the customer.
+function Mock:create_customer(email, fields)
+  local body = { email = email }
+  for k, v in pairs(fields or {}) do body[k] = v end
+  local r = self:request("POST", "/customers", { body = body })
+  if r.status ~= 201 then
+    error("POST /customers answered " .. tostring(r.status) .. ": " .. tostring(r.body), 2)
+  end
+  return r.json.data
 end
 
 function Mock:reset() return self:admin("POST", "reset") end
