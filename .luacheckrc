@@ -5,7 +5,7 @@ exclude_files = { "build/**", ".luarocks/**", "lua_modules/**" }
 
 files["spec/**"] = { std = "+busted", max_line_length = 130 }
 -- Code that runs inside nginx (the emulator, the cosocket transport, examples).
-files["lua/paddle/mock/**"] = { read_globals = { "ngx" } }
+files["mock/**"] = { read_globals = { "ngx" } }
 files["lua/paddle/ngx/**"] = { read_globals = { "ngx" } }
 files["examples/**"] = { read_globals = { "ngx" } }
 files["spec/nginx/**"] = { read_globals = { "ngx" } }

@@ -46,15 +46,30 @@ build-all:
 	$(MAKE) LUA=luajit all
 
 # Idempotent: installs only what is missing, refreshing the package lists first.
+# A package counts as present when installed or provided by an installed one
+# (NodeSource's nodejs provides npm and conflicts with Debian's).
+# Then the node packages of the contract suite (Prism), pinned by
+# spec/contract/package-lock.json, with npm ci when the lock changed.
+CONTRACT_DIR := spec/contract
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	@missing=""; provided=$$(dpkg-query -W -f='$${Status}|$${Provides}\n' 2>/dev/null \
+	  | sed -n 's/^.* ok installed|//p' | tr ',' '\n' | sed 's/^ *//; s/ .*//'); \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || printf '%s\n' $$provided | grep -qx "$$p" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
 	else echo "make deps: all Debian packages present"; fi
+	@cd $(CONTRACT_DIR) && if [ -x node_modules/.bin/prism ] \
+	    && cmp -s package-lock.json node_modules/.lua-paddle-lock; then \
+	  echo "make deps: node packages present ($(CONTRACT_DIR))"; \
+	else \
+	  echo "make deps: npm ci in $(CONTRACT_DIR)"; \
+	  npm ci --ignore-scripts --no-audit --no-fund && cp package-lock.json node_modules/.lua-paddle-lock; \
+	fi
 
 # Every build in the test run is warning-free: -Werror, rebuilt from scratch.
 test: deps

@@ -14,8 +14,8 @@ description = {
 A small C core (libcurl HTTP, retries with backoff, rate-limit pacing,
 webhook HMAC verification with OpenSSL) under a Lua API returning plain
 tables: paddle.new{...}.customers.list/get/create/update/ensure, addresses,
-businesses, payment methods, subscriptions, events, webhooks. Ships a local
-Paddle emulator (bin/paddle-mock, nginx + the Lua module).
+businesses, payment methods, subscriptions, events, webhooks. The local
+Paddle emulator is a separate rock, lua-paddle-mock.
 ]],
   license = "MIT",
   labels = { "paddle", "billing", "openresty", "http" },
@@ -66,29 +66,6 @@ build = {
     ["paddle"] = "lua/paddle/init.lua",
     ["paddle.json"] = "lua/paddle/json.lua",
     ["paddle.options"] = "lua/paddle/options.lua",
-    ["paddle.mock.admin"] = "lua/paddle/mock/admin.lua",
-    ["paddle.mock.auth"] = "lua/paddle/mock/auth.lua",
-    ["paddle.mock.clock"] = "lua/paddle/mock/clock.lua",
-    ["paddle.mock.config"] = "lua/paddle/mock/config.lua",
-    ["paddle.mock.customers"] = "lua/paddle/mock/customers.lua",
-    ["paddle.mock.errors"] = "lua/paddle/mock/errors.lua",
-    ["paddle.mock.events"] = "lua/paddle/mock/events.lua",
-    ["paddle.mock.faults"] = "lua/paddle/mock/faults.lua",
-    ["paddle.mock.ids"] = "lua/paddle/mock/ids.lua",
-    ["paddle.mock"] = "lua/paddle/mock/init.lua",
-    ["paddle.mock.json"] = "lua/paddle/mock/json.lua",
-    ["paddle.mock.listing"] = "lua/paddle/mock/listing.lua",
-    ["paddle.mock.nested"] = "lua/paddle/mock/nested.lua",
-    ["paddle.mock.payment_methods"] = "lua/paddle/mock/payment_methods.lua",
-    ["paddle.mock.portal"] = "lua/paddle/mock/portal.lua",
-    ["paddle.mock.ratelimit"] = "lua/paddle/mock/ratelimit.lua",
-    ["paddle.mock.request"] = "lua/paddle/mock/request.lua",
-    ["paddle.mock.requestlog"] = "lua/paddle/mock/requestlog.lua",
-    ["paddle.mock.router"] = "lua/paddle/mock/router.lua",
-    ["paddle.mock.seed"] = "lua/paddle/mock/seed.lua",
-    ["paddle.mock.store"] = "lua/paddle/mock/store.lua",
-    ["paddle.mock.subscriptions"] = "lua/paddle/mock/subscriptions.lua",
-    ["paddle.mock.validate"] = "lua/paddle/mock/validate.lua",
     ["paddle.ngx.http"] = "lua/paddle/ngx/http.lua",
     ["paddle.ngx.limiter"] = "lua/paddle/ngx/limiter.lua",
     ["paddle.ngx.transport"] = "lua/paddle/ngx/transport.lua",
@@ -105,7 +82,7 @@ build = {
     -- end of Lua modules
   },
   install = {
-    bin = { "bin/paddle-mock", "bin/paddle" },
+    bin = { "bin/paddle" },
   },
 }
 

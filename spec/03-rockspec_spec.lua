@@ -1,23 +1,34 @@
--- The rockspec builds what the Makefile builds and installs every Lua module.
-local function load_rockspec()
+-- The rockspecs: lua-paddle builds what the Makefile builds and installs every
+-- client module (lua/paddle/); lua-paddle-mock installs every emulator module
+-- (lua/paddle_mock/) and bin/paddle-mock. Neither ships the other's files.
+local function load_rockspec(path)
   local env = {}
-  local chunk = assert(loadfile("lua-paddle-scm-1.rockspec"))
-  if setfenv then setfenv(chunk, env) else chunk = assert(loadfile("lua-paddle-scm-1.rockspec", "t", env)) end
+  local chunk = assert(loadfile(path))
+  if setfenv then setfenv(chunk, env) else chunk = assert(loadfile(path, "t", env)) end
   chunk()
   return env
 end
 
-local function list(cmd)
-  local out = {}
-  local p = assert(io.popen(cmd))
-  for line in p:lines() do out[#out + 1] = line end
-  p:close()
-  table.sort(out)
-  return out
+local list = require "support.lines"
+
+-- The Lua files a table of modules points at (relative to dir/), checking
+-- that each module name matches its path.
+local function listed_files(modules, dir)
+  local listed = {}
+  for name, v in pairs(modules) do
+    if type(v) == "string" then
+      listed[#listed + 1] = v:gsub("^" .. dir .. "/", "")
+      local expected = name:gsub("%.", "/") .. ".lua"
+      local as_init = name:gsub("%.", "/") .. "/init.lua"
+      assert.is_true(v == dir .. "/" .. expected or v == dir .. "/" .. as_init, name .. " -> " .. v)
+    end
+  end
+  table.sort(listed)
+  return listed
 end
 
 describe("lua-paddle-scm-1.rockspec", function()
-  local spec = load_rockspec()
+  local spec = load_rockspec("lua-paddle-scm-1.rockspec")
 
   it("declares what the issue asks for", function()
     assert.equal("3.0", spec.rockspec_format)
@@ -36,18 +47,27 @@ describe("lua-paddle-scm-1.rockspec", function()
     assert.same({ "csrc/curl.c" }, spec.build.modules["paddle.curl"].sources)
   end)
 
-  it("installs every Lua module under lua/", function()
-    local files = list("cd lua && find . -name '*.lua' | sed 's|^./||'")
-    local listed = {}
-    for name, v in pairs(spec.build.modules) do
-      if type(v) == "string" then
-        listed[#listed + 1] = v:gsub("^lua/", "")
-        local expected = name:gsub("%.", "/") .. ".lua"
-        local as_init = name:gsub("%.", "/") .. "/init.lua"
-        assert.is_true(v == "lua/" .. expected or v == "lua/" .. as_init, name .. " -> " .. v)
-      end
-    end
-    table.sort(listed)
-    assert.same(files, listed)
+  it("installs every client module and no emulator file", function()
+    -- builtin also copies all of lua/: the emulator must live elsewhere.
+    assert.same(list("cd lua && find . -name '*.lua' | sed 's|^./||'"),
+      listed_files(spec.build.modules, "lua"))
+    assert.is_nil(spec.build.install and spec.build.install.bin)
+  end)
+end)
+
+describe("lua-paddle-mock-scm-1.rockspec", function()
+  local spec = load_rockspec("lua-paddle-mock-scm-1.rockspec")
+
+  it("is its own rock, depending on lua-paddle for paddle.json", function()
+    assert.equal("3.0", spec.rockspec_format)
+    assert.equal("lua-paddle-mock", spec.package)
+    assert.equal("none", spec.build.type) -- builtin would copy lua/, the client's modules
+    assert.same({ "lua >= 5.1", "lua-paddle", "lua-cjson" }, spec.dependencies)
+  end)
+
+  it("installs every emulator module and bin/paddle-mock, nothing of the client", function()
+    assert.same(list("cd mock && find . -name '*.lua' | sed 's|^./||'"),
+      listed_files(spec.build.install.lua, "mock"))
+    assert.same({ "bin/paddle-mock" }, spec.build.install.bin)
   end)
 end)

@@ -49,8 +49,8 @@ describe("paddle-mock", function()
   end
 
   describe("API key", function()
-    it("answers 401 without Authorization, 403 for a malformed header or a wrong key", function()
-      assert_error(m:request("GET", "/customers", { key = false }), 401, "authentication_missing")
+    it("answers 403 without Authorization, for a malformed header or a wrong key", function()
+      assert_error(m:request("GET", "/customers", { key = false }), 403, "authentication_missing")
       assert_error(m:request("GET", "/customers", { key = false, headers = { Authorization = "Basic abc" } }),
         403, "authentication_malformed")
       local err = assert_error(m:request("GET", "/customers", { key = "pdl_sdbx_apikey_wrong" }), 403,
@@ -62,7 +62,7 @@ describe("paddle-mock", function()
     it("accepts any Bearer token when no key is configured, until reset restores the launcher's", function()
       assert.equal(cjson.null, m:config({ api_key = cjson.null }).api_key)
       assert.equal(200, m:request("GET", "/customers", { key = "anything" }).status)
-      assert_error(m:request("GET", "/customers", { key = false }), 401, "authentication_missing")
+      assert_error(m:request("GET", "/customers", { key = false }), 403, "authentication_missing")
       m:config { api_key = "other-key" }
       assert_error(m:request("GET", "/customers"), 403, "invalid_token")
       assert.equal(200, m:request("GET", "/customers", { key = "other-key" }).status)

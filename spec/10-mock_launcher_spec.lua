@@ -135,18 +135,27 @@ describe("bin/paddle-mock", function()
     os.remove(tree)
     finally(function() os.execute("rm -rf '" .. tree .. "'") end)
     local root = assert(io.popen("pwd")):read("*l")
-    assert.equal(0, (sh(("mkdir -p %s/bin %s/share/lua/5.1 %s/elsewhere && cp %s %s/bin/ && "
-      .. "ln -s %s/lua/paddle %s/share/lua/5.1/paddle && ln -s %s/lua/paddle %s/elsewhere/paddle")
-      :format(tree, tree, tree, LAUNCHER, tree, root, tree, root, tree))))
+    local share = tree .. "/share/lua/5.1"
+    assert.equal(0, (sh(("mkdir -p %s/bin %s/elsewhere/paddle %s/paddle && cp %s %s/bin/ && "
+      .. "ln -s %s/mock/paddle_mock %s/paddle_mock && ln -s %s/lua/paddle/json.lua %s/paddle/json.lua && "
+      .. "ln -s %s/mock/paddle_mock %s/elsewhere/paddle_mock && "
+      .. "ln -s %s/lua/paddle/json.lua %s/elsewhere/paddle/json.lua")
+      :format(tree, tree, share, LAUNCHER, tree, root, share, root, share, root, tree, root, tree))))
 
     local m = mock.start { launcher = tree .. "/bin/paddle-mock" }
     assert.equal("ok", m:admin("GET", "health").data.status)
     m:stop()
 
-    os.execute("rm " .. tree .. "/share/lua/5.1/paddle")
+    -- The client rock's paddle.json is a dependency: missing, it says so.
+    os.execute("rm " .. share .. "/paddle/json.lua")
     local code, out = sh("cd / && " .. tree .. "/bin/paddle-mock --port " .. mock.free_port())
     assert.equal(2, code)
-    assert.matches("cannot find paddle/mock/init%.lua", out)
+    assert.matches("cannot find paddle/json%.lua", out)
+
+    os.execute("rm " .. share .. "/paddle_mock")
+    code, out = sh("cd / && " .. tree .. "/bin/paddle-mock --port " .. mock.free_port())
+    assert.equal(2, code)
+    assert.matches("cannot find paddle_mock/init%.lua", out)
 
     m = mock.start { launcher = tree .. "/bin/paddle-mock", lua_dir = tree .. "/elsewhere" }
     assert.equal("ok", m:admin("GET", "health").data.status)
@@ -183,5 +192,75 @@ describe("bin/paddle-mock --tls", function()
     m:stop()
     m = nil
     assert.is_nil(read_file(ca))
+  end)
+end)
+
+-- Processes whose command line mentions text (nginx's holds its -p prefix).
+local function processes_mentioning(text)
+  local out = {}
+  local p = assert(io.popen("ls /proc"))
+  for entry in p:lines() do
+    if entry:match("^%d+$") then
+      local cmdline = (read_file("/proc/" .. entry .. "/cmdline") or ""):gsub("%z", " ")
+      if cmdline:find(text, 1, true) and alive(entry) then out[#out + 1] = entry end
+    end
+  end
+  p:close()
+  return out
+end
+
+describe("spec/support/mock.lua when the emulator does not start in time", function()
+  local base
+  before_each(function() base = os.tmpname() end)
+  after_each(function()
+    for _, suffix in ipairs { "", ".sh", ".tmpdir", ".child" } do os.remove(base .. suffix) end
+  end)
+
+  local function wrapper(body)
+    local f = assert(io.open(base .. ".sh", "w"))
+    f:write("#!/bin/sh\necho \"$TMPDIR\" > '" .. base .. ".tmpdir'\n", body, "\n")
+    f:close()
+    os.execute("chmod +x '" .. base .. ".sh'")
+    return base .. ".sh"
+  end
+
+  it("leaves no nginx and no temp dir", function()
+    -- The real launcher, with its "listening" line withheld: nginx runs, the
+    -- helper never hears of it.
+    local root = assert(io.popen("pwd")):read("*l")
+    local fake = wrapper("'" .. root .. "/" .. LAUNCHER
+      .. "' \"$@\" 2>&1 | sed -u 's/listening on/withheld:/'")
+    local ok, err = pcall(mock.start, { launcher = fake, port = mock.free_port(), start_timeout = 8 })
+    assert.is_false(ok)
+    assert.matches("did not start", err)
+    assert.matches("withheld:", err) -- nginx was up when the helper gave up
+    local tmpdir = read_file(base .. ".tmpdir"):match("[^\n]+")
+    assert.matches("paddle%-mock%-spec", tmpdir)
+    assert.is_false(dir_exists(tmpdir))
+    assert.same({}, processes_mentioning(tmpdir))
+  end)
+
+  it("kills a launcher that ignores SIGTERM, with its children, and removes the temp dir", function()
+    local fake = wrapper("trap '' TERM\nmkdir \"$TMPDIR/leftover\"\n"
+      .. "sh -c 'exec sleep 300' & echo $! > '" .. base .. ".child'\nwait\nwait")
+    local ok, err = pcall(mock.start, { launcher = fake, port = mock.free_port(), start_timeout = 1 })
+    assert.is_false(ok)
+    assert.matches("did not start", err)
+    local child = read_file(base .. ".child"):match("%d+")
+    assert.is_false(alive(child))
+    assert.is_false(dir_exists(read_file(base .. ".tmpdir"):match("[^\n]+")))
+  end)
+end)
+
+describe("bin/paddle-mock killed with SIGKILL", function()
+  it("takes nginx with it", function()
+    local m = mock.start()
+    finally(function() m:stop() end)
+    local master, workers = anatomy(m)
+    os.execute("kill -KILL " .. m.pid)
+    assert.is_true(wait_until(function() return not alive(master) end, 15), "nginx outlived its launcher")
+    for _, w in ipairs(workers) do
+      assert.is_true(wait_until(function() return not alive(w) end, 15), "a worker outlived nginx")
+    end
   end)
 end)

@@ -37,7 +37,7 @@ describe("paddle-mock rate limit", function()
     local r = get()
     assert.equal(429, r.status)
     assert.equal("30", r.headers["retry-after"])
-    assert.equal("request_error", r.json.error.type)
+    assert.equal("api_error", r.json.error.type) -- as in production (paddle-node-sdk issue #93)
     assert.equal("too_many_requests", r.json.error.code)
     assert.equal("IP address exceeded the allowed rate limit. Retry after the number of seconds in the "
       .. "Retry-After header.", r.json.error.detail)

@@ -484,7 +484,7 @@ describe("client.customers", function()
       assert.equal('{"subscription_ids":[]}', requests("POST")[2].body)
       assert.is_nil(getmetatable(ids)) -- the caller's table is not marked
 
-      local sub = "sub_01h04vsc0qhwtsbsxh3422wjs4"
+      local sub = m:admin("POST", "subscriptions", { customer_id = c.id }).data.id -- the customer's own
       s = assert(client.customers.portal_session(c.id, { subscription_ids = { sub } }))
       assert.equal(sub, s.urls.subscriptions[1].id)
       assert.equal('{"subscription_ids":["' .. sub .. '"]}', requests("POST")[3].body)

@@ -1,28 +1,52 @@
--- JSON for request bodies. Decoding is lua-cjson's (cjson.safe); encoding is
--- ours because lua-cjson 2.1.0 (Debian's) cannot say `[]`: an empty Lua table
--- is ambiguous, so arrays that may be empty are marked with json.array().
-local cjson = require "cjson.safe"
+-- JSON for the client's request bodies and for the emulator (lua-paddle-mock
+-- requires this module too: one codec, one number format, one NaN rule).
+--
+-- Decoding is lua-cjson's, on a private instance (the caller's cjson settings
+-- are left alone) that refuses NaN, Infinity and hex numbers. Encoding is
+-- ours because lua-cjson 2.1.0 (Debian's) cannot say `[]` for an empty table,
+-- escapes "/" and cannot keep an object's field order:
+--   json.encode(v)            -> text | nil, message   (keys sorted; NaN/inf refused)
+--   json.decode(text)         -> value | nil, message  (null is json.null)
+--   json.decode(text, { arrays = true })
+--                             -> every array carries json.array's metatable,
+--                                empty ones included, so [] and {} stay apart;
+--                                numbers beyond a double's range are refused
+--   json.array(t)             -> t, encoded as an array even when empty
+--   json.is_array_marked(t), json.is_array(v), json.is_object(v)
+--   json.object(fields, t)    -> text: t's fields in this order, absent ones null
+--   json.raw(text)            -> already encoded JSON to embed as is
+--   json.string(s)            -> s as a JSON string
+-- object() and raw() are for values the program builds itself: a value JSON
+-- cannot hold there is a bug, and raises.
+local cjson = require("cjson.safe").new()
 
 local concat = table.concat
+local error = error
+local find = string.find
+local floor = math.floor
 local format = string.format
+local getmetatable = getmetatable
 local gsub = string.gsub
+local huge = math.huge
 local math_type = math.type -- luacheck: ignore (nil on LuaJIT/5.1)
 local next = next
 local pairs = pairs
 local setmetatable = setmetatable
-local getmetatable = getmetatable
 local sort = table.sort
-local tostring = tostring
+local sub = string.sub
 local tonumber = tonumber
+local tostring = tostring
 local type = type
-local huge = math.huge
-local floor = math.floor
+
+cjson.decode_invalid_numbers(false)
 
 local _M = {}
 
-_M.null = cjson.null
+local null = cjson.null
+_M.null = null
 
 local array_mt = { __name = "paddle.array" }
+local raw_mt = { __name = "paddle.json.raw" }
 
 -- json.array(t) -> t, encoded as a JSON array even when empty.
 function _M.array(t)
@@ -33,6 +57,20 @@ function _M.is_array_marked(t)
   return getmetatable(t) == array_mt
 end
 
+-- For values decoded with { arrays = true }: arrays are marked, objects not.
+function _M.is_array(v)
+  return type(v) == "table" and getmetatable(v) == array_mt
+end
+
+function _M.is_object(v)
+  return type(v) == "table" and getmetatable(v) == nil
+end
+
+function _M.raw(encoded)
+  return setmetatable({ encoded }, raw_mt)
+end
+
+---------------------------------------------------------------- encoding
 local escapes = {
   ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
@@ -44,6 +82,7 @@ end
 local function encode_string(s)
   return '"' .. gsub(s, '[%c"\\]', escape_char) .. '"'
 end
+_M.string = encode_string
 
 local function encode_number(n)
   if n ~= n or n == huge or n == -huge then
@@ -72,8 +111,10 @@ local encode_value
 
 local function encode_table(t, depth, path)
   if depth > 100 then return nil, "cannot encode " .. path .. ": nested too deeply" end
+  local mt = getmetatable(t)
+  if mt == raw_mt then return t[1] end
   local n = array_length(t)
-  if n and (n > 0 or getmetatable(t) == array_mt) then
+  if n and (n > 0 or mt == array_mt) then
     local out = {}
     for i = 1, n do
       local v, err = encode_value(t[i], depth + 1, path .. "[" .. i .. "]")
@@ -103,7 +144,7 @@ end
 
 function encode_value(v, depth, path)
   local tv = type(v)
-  if v == cjson.null then return "null" end
+  if v == null then return "null" end
   if tv == "string" then return encode_string(v) end
   if tv == "number" then return encode_number(v) end
   if tv == "boolean" then return tostring(v) end
@@ -116,8 +157,107 @@ function _M.encode(value)
   return encode_value(value, 0, "body")
 end
 
--- json.decode(text) -> value | nil, message (cjson.null kept for JSON null)
-function _M.decode(text)
+-- Encodes t with the given keys in this order; absent keys become null.
+function _M.object(fields, t)
+  local out = {}
+  for i = 1, #fields do
+    local k = fields[i]
+    local v = t[k]
+    local text, err = "null", nil
+    if v ~= nil then text, err = encode_value(v, 1, k) end
+    if not text then error(err, 2) end
+    out[i] = encode_string(k) .. ":" .. text
+  end
+  return "{" .. concat(out, ",") .. "}"
+end
+
+---------------------------------------------------------------- decoding
+-- cjson decodes [] and {} alike (an empty table). With { arrays = true },
+-- every empty array of the text is first rewritten as a one-element array
+-- holding a marker string, then the decoded tree is walked: marker arrays
+-- become empty marked arrays, other arrays get marked. A text that holds the
+-- marker itself is told by the count and retried with another marker.
+
+-- Positions {open, close} of every `[ ]` outside strings.
+local function empty_arrays(text)
+  local found = {}
+  local i = 1
+  while true do
+    local k = find(text, '[%["]', i)
+    if not k then return found end
+    if sub(text, k, k) == '"' then
+      local j = k + 1
+      while true do
+        local e = find(text, '["\\]', j)
+        if not e then return found end -- unterminated: cjson will say so
+        if sub(text, e, e) == '"' then i = e + 1; break end
+        j = e + 2
+      end
+    else
+      local _, close = find(text, "^[ \t\r\n]*%]", k + 1)
+      if close then found[#found + 1] = { k, close } end
+      i = (close or k) + 1
+    end
+  end
+end
+
+local function with_markers(text, spans, marker)
+  local out, at = {}, 1
+  for i = 1, #spans do
+    out[#out + 1] = sub(text, at, spans[i][1] - 1)
+    out[#out + 1] = '["' .. marker .. '"]'
+    at = spans[i][2] + 1
+  end
+  out[#out + 1] = sub(text, at)
+  return concat(out)
+end
+
+-- Marks arrays under t; returns how many marker arrays it emptied, or nil
+-- and a message for a number beyond a double's range.
+local function mark(t, marker)
+  local emptied = 0
+  if t[1] ~= nil then -- cjson gives objects string keys only
+    if t[1] == marker and t[2] == nil then
+      t[1] = nil
+      setmetatable(t, array_mt)
+      return 1
+    end
+    setmetatable(t, array_mt)
+  end
+  for _, v in pairs(t) do
+    if type(v) == "table" then
+      local n, err = mark(v, marker)
+      if not n then return nil, err end
+      emptied = emptied + n
+    elseif v == huge or v == -huge then
+      return nil, "number out of range"
+    end
+  end
+  return emptied
+end
+
+local function decode_marked(text)
+  local spans = empty_arrays(text)
+  for attempt = 0, 9 do
+    local marker = "paddle.json.empty_array." .. attempt
+    local source = #spans > 0 and with_markers(text, spans, "\\u0000" .. marker) or text
+    local v, err = cjson.decode(source)
+    if v == nil and err ~= nil then return nil, err end
+    if type(v) ~= "table" then
+      if v == huge or v == -huge then return nil, "number out of range" end
+      return v
+    end
+    local emptied, merr = mark(v, "\0" .. marker)
+    if not emptied then return nil, merr end
+    if emptied == #spans then return v end
+  end
+  return nil, "cannot tell this text's empty arrays apart"
+end
+
+-- json.decode(text[, opts]) -> value | nil, message (json.null for JSON null)
+function _M.decode(text, opts)
+  if type(text) ~= "string" then return nil, "no JSON text" end
+  if opts and opts.arrays then return decode_marked(text) end
   return cjson.decode(text)
 end
 

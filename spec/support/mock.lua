@@ -19,12 +19,17 @@
 --   verbose     nginx error log on stderr
 --   launcher    path of bin/paddle-mock (default: this checkout's, or $PADDLE_MOCK_BIN)
 --   lua_dir     passed as --lua-dir
+--   start_timeout  seconds to wait for "listening" (default 15)
 -- The object: m.url, m.port, m.ca_file, m.key, m:stop(), m:reset(),
--- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl),
+-- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl), m:create_customer(email, fields),
 -- m:admin(method, path, body) and m:request(method, path, opts).
 --
 -- teardown runs even when tests fail. A mock left running when the spec
 -- process ends (or dies) stops by itself: the launcher watches our pid.
+-- The launcher runs in a session (process group) of its own with TMPDIR set
+-- to a directory of ours: when it does not start in time, or does not stop,
+-- the whole group is signalled (TERM, then KILL) and the directory removed,
+-- so no nginx and no temp dir outlive a failed start.
 -- Uses only luasocket, lua-cjson and io.popen/os.execute (Lua 5.4 and LuaJIT).
 local cjson = require "cjson"
 local http = require "socket.http"
@@ -110,6 +115,37 @@ local function kill(pid, signal)
   os_execute("kill -" .. signal .. " " .. pid .. " 2>/dev/null")
 end
 
+-- Any process left in the launcher's process group (its pid is the group's id).
+local function group_alive(pgid)
+  local ok = os_execute("kill -0 -" .. pgid .. " 2>/dev/null")
+  return ok == true or ok == 0
+end
+
+-- Ends the launcher's whole group: TERM (the launcher stops nginx and removes
+-- its prefix), then KILL for whatever is left after `grace` seconds; then
+-- removes our temp dir, where the launcher's prefix lives.
+local function end_group(pgid, tmpdir, grace)
+  if pgid then
+    if group_alive(pgid) then os_execute("kill -TERM -" .. pgid .. " 2>/dev/null") end
+    local deadline = socket.gettime() + grace
+    while group_alive(pgid) and socket.gettime() < deadline do socket.sleep(0.01) end
+    if group_alive(pgid) then
+      os_execute("kill -KILL -" .. pgid .. " 2>/dev/null")
+      deadline = socket.gettime() + 5
+      while group_alive(pgid) and socket.gettime() < deadline do socket.sleep(0.01) end
+    end
+  end
+  if tmpdir then os_execute("rm -rf " .. shell_quote(tmpdir)) end
+end
+
+local function make_tmpdir()
+  local p = assert(io_popen("mktemp -d \"${TMPDIR:-/tmp}/paddle-mock-spec.XXXXXX\""))
+  local dir = p:read("*l")
+  p:close()
+  assert(dir and dir ~= "", "mktemp -d failed")
+  return dir
+end
+
 function _M.free_port()
   local server = assert(socket.bind("127.0.0.1", 0))
   local _, port = server:getsockname()
@@ -146,13 +182,15 @@ local function launch(opts, port)
   -- the launcher (a pipe would, at exit), and it stops when we stop.
   local base = os_tmpname()
   local files = { base = base, out = base .. ".out", pid = base .. ".pid" }
-  local script = "echo $$ > " .. shell_quote(files.pid) .. "; exec "
-    .. shell_quote(opts.launcher or launcher()) .. " " .. concat(args, " ")
+  local tmpdir = make_tmpdir()
+  local script = "echo $$ > " .. shell_quote(files.pid) .. "; TMPDIR=" .. shell_quote(tmpdir)
+    .. " exec " .. shell_quote(opts.launcher or launcher()) .. " " .. concat(args, " ")
     .. " > " .. shell_quote(files.out) .. " 2>&1"
-  os_execute("sh -c " .. shell_quote(script) .. " </dev/null >/dev/null 2>&1 &")
+  -- setsid: the launcher leads a process group holding nginx and its probes.
+  os_execute("setsid sh -c " .. shell_quote(script) .. " </dev/null >/dev/null 2>&1 &")
 
   local pid, output, url, ca_file
-  local deadline = socket.gettime() + 15
+  local deadline = socket.gettime() + (opts.start_timeout or 15)
   while socket.gettime() < deadline do
     pid = pid or read_file(files.pid):match("^(%d+)")
     output = read_file(files.out)
@@ -163,12 +201,20 @@ local function launch(opts, port)
   end
   ca_file = output:match("paddle%-mock CA: ([^\n]+)")
   if not url then
-    if pid then kill(pid, "KILL") end
+    if not pid then -- the shell had not written it yet: wait for it a little
+      local until_pid = socket.gettime() + 2
+      repeat
+        socket.sleep(0.01)
+        pid = read_file(files.pid):match("^(%d+)")
+      until pid or socket.gettime() > until_pid
+    end
+    end_group(pid, tmpdir, 5)
+    output = read_file(files.out)
     remove_files(files)
     return nil, output
   end
   return setmetatable({
-    url = url, port = port, ca_file = ca_file, key = opts.key, pid = pid, files = files,
+    url = url, port = port, ca_file = ca_file, key = opts.key, pid = pid, files = files, tmpdir = tmpdir,
     scheme = url:match("^(%a+):"),
   }, Mock)
 end
@@ -195,7 +241,7 @@ function Mock:stop()
   kill(self.pid, "TERM")
   local deadline = socket.gettime() + 10
   while alive(self.pid) and socket.gettime() < deadline do socket.sleep(0.01) end
-  if alive(self.pid) then kill(self.pid, "KILL") end
+  end_group(self.pid, self.tmpdir, 5) -- anything the launcher left behind
   local output = read_file(self.files.out)
   remove_files(self.files)
   self.files = nil
@@ -301,6 +347,18 @@ function Mock:admin(method, path, body)
       .. tostring(r.body), 2)
   end
   return r.json
+end
+
+-- POST /customers with email and the other fields given; raises unless 201.
+-- Returns the customer.
+function Mock:create_customer(email, fields)
+  local body = { email = email }
+  for k, v in pairs(fields or {}) do body[k] = v end
+  local r = self:request("POST", "/customers", { body = body })
+  if r.status ~= 201 then
+    error("POST /customers answered " .. tostring(r.status) .. ": " .. tostring(r.body), 2)
+  end
+  return r.json.data
 end
 
 function Mock:reset() return self:admin("POST", "reset") end

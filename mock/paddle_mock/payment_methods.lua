@@ -1,11 +1,12 @@
 -- Saved payment methods of a customer: list, get, delete. Paddle saves them
 -- at checkout; here the admin API (POST /__mock/payment-methods, or seeding)
 -- creates them.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local find = string.find
 local ipairs = ipairs
@@ -64,7 +65,8 @@ end
 
 function _M.list(req, customer_id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
-  local addresses = listing.list_arg(req, "address_id")
+  local errs = {}
+  local addresses = listing.list_arg(req, "address_id", errs)
   local wanted
   if addresses then
     wanted = {}
@@ -76,7 +78,7 @@ function _M.list(req, customer_id)
       local tag = record:match('("address_id":"[^"]*")')
       return tag ~= nil and wanted[tag] == true
     end,
-  }, {}, errors.invalid)
+  }, errs, errors.invalid)
 end
 
 function _M.get(req, customer_id, id)
@@ -89,8 +91,10 @@ end
 -- 204 with no body, like Paddle.
 function _M.delete(req, customer_id, id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
-  if not find_method(customer_id, id) then return errors.not_found(req, id) end
+  local record = find_method(customer_id, id)
+  if not record then return errors.not_found(req, id) end
   store.delete(id)
+  events.record("payment_method.deleted", record)
   return 204, nil
 end
 

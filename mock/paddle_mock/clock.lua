@@ -1,9 +1,12 @@
--- Wall-clock time in microseconds and RFC 3339 timestamps like Paddle's
--- ("2024-04-11T15:59:56.658719Z"). ngx.now() only has milliseconds.
+-- Wall-clock time in microseconds and RFC 3339 timestamps written the way
+-- Paddle writes them: microseconds with trailing zeros dropped, no fraction
+-- when it is zero ("...:56.658719Z", "...:56.34Z", "...:56Z").
+-- ngx.now() only has milliseconds.
 local ffi = require "ffi"
 
 local floor = math.floor
 local format = string.format
+local gsub = string.gsub
 local os_date = os.date
 local pcall = pcall
 local tonumber = tonumber
@@ -42,7 +45,9 @@ function _M.rfc3339(us)
     cached_sec = sec
     cached_prefix = os_date("!%Y-%m-%dT%H:%M:%S", sec)
   end
-  return format("%s.%06dZ", cached_prefix, us % 1000000)
+  local fraction = us % 1000000
+  if fraction == 0 then return cached_prefix .. "Z" end
+  return cached_prefix .. (gsub(format(".%06d", fraction), "0+$", "")) .. "Z"
 end
 
 return _M

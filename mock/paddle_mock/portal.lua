@@ -1,11 +1,13 @@
 -- POST /customers/{id}/portal-sessions: authenticated customer portal links,
--- with per-subscription deep links for up to 25 subscription_ids.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local ids = require "paddle.mock.ids"
-local json = require "paddle.mock.json"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+-- with per-subscription deep links for up to 25 subscription_ids. Each id
+-- must be a subscription of this customer: Paddle does not document the
+-- answer otherwise; a 400 naming the item surfaces the client's bug.
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local ids = require "paddle_mock.ids"
+local json = require "paddle.json"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
 local concat = table.concat
 local find = string.find
@@ -35,9 +37,16 @@ function _M.create(req, customer_id)
   if not body then return errors.bad_request(req, detail) end
   local errs = validate.check(body, SCHEMA)
   local seen = {}
-  for i, s in ipairs(body.subscription_ids or {}) do
+  for i, s in ipairs(#errs == 0 and body.subscription_ids or {}) do
+    local field = "subscription_ids[" .. (i - 1) .. "]"
     if seen[s] then
-      errs[#errs + 1] = { field = "subscription_ids[" .. (i - 1) .. "]", message = "must be unique" }
+      errs[#errs + 1] = { field = field, message = "must be unique" }
+    else
+      local record = store.get(s)
+      if not (record and find(record, '"customer_id":"' .. customer_id .. '"', 1, true)) then
+        errs[#errs + 1] = { field = field,
+          message = "subscription " .. s .. " not found for customer " .. customer_id }
+      end
     end
     seen[s] = true
   end

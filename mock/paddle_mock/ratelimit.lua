@@ -3,7 +3,7 @@
 -- the last `per` seconds. The refusal then blocks the address for `block`
 -- seconds (every request answered 429 with the remaining Retry-After).
 -- Accepted request times live in a ring of `requests` slots per address.
-local clock = require "paddle.mock.clock"
+local clock = require "paddle_mock.clock"
 
 local ceil = math.ceil
 local max = math.max

@@ -1,7 +1,7 @@
 -- The log of API requests, for GET /__mock/requests: what a client really
 -- sent, with the Authorization value redacted. Admin requests are not logged.
-local clock = require "paddle.mock.clock"
-local json = require "paddle.mock.json"
+local clock = require "paddle_mock.clock"
+local json = require "paddle.json"
 
 local concat = table.concat
 local find = string.find

@@ -5,29 +5,36 @@
 --   GET|POST /__mock/config             {"api_key":..., "rate_limit":{requests,per,block}|false}
 --   GET|POST|DELETE /__mock/faults      the fault list (see faults.lua)
 --   GET|DELETE /__mock/requests         the request log
---   POST /__mock/seed                   {"customers":N, "subscriptions_per_customer":k, ...}
---   POST /__mock/subscriptions          {"customer_id":..., "status":...} (201)
---   POST /__mock/payment-methods        {"customer_id":..., "type":..., "card":{...}} (201)
+--   POST /__mock/seed                   {"customers":N or [{email,...}], "subscriptions_per_customer":k, ...}
+--   POST /__mock/subscriptions          {"customer_id":..., "status":..., "address_id":...} (201)
+--   POST /__mock/payment-methods        {"customer_id":..., "type":..., "card":{...}, "address_id":...} (201)
+-- A subscription or payment method made here names address_id, or else the
+-- customer's first active address, made (address.created) when it has none;
+-- it records subscription.created / payment_method.saved like a checkout.
 --   POST /__mock/credit-balances        {"customer_id", "currency_code", "balance":{available,reserved,used}}
-local config = require "paddle.mock.config"
-local customers = require "paddle.mock.customers"
-local errors = require "paddle.mock.errors"
-local faults = require "paddle.mock.faults"
-local json = require "paddle.mock.json"
-local payment_methods = require "paddle.mock.payment_methods"
-local requestlog = require "paddle.mock.requestlog"
-local seed = require "paddle.mock.seed"
-local store = require "paddle.mock.store"
-local subscriptions = require "paddle.mock.subscriptions"
-local validate = require "paddle.mock.validate"
+local config = require "paddle_mock.config"
+local customers = require "paddle_mock.customers"
+local events = require "paddle_mock.events"
+local errors = require "paddle_mock.errors"
+local faults = require "paddle_mock.faults"
+local json = require "paddle.json"
+local nested = require "paddle_mock.nested"
+local payment_methods = require "paddle_mock.payment_methods"
+local requestlog = require "paddle_mock.requestlog"
+local seed = require "paddle_mock.seed"
+local store = require "paddle_mock.store"
+local subscriptions = require "paddle_mock.subscriptions"
+local validate = require "paddle_mock.validate"
 
+local assert = assert
 local find = string.find
+local pairs = pairs
 local type = type
 
 local _M = {}
 
 local function ok(status, value)
-  return status, '{"data":' .. json.encode(value) .. "}"
+  return status, '{"data":' .. assert(json.encode(value)) .. "}"
 end
 
 local function ok_raw(status, data_json)
@@ -43,6 +50,22 @@ local function customer_or_404(req, body)
   if type(id) ~= "string" or not find(id, "^ctm_") or not store.get(id) then
     return errors.not_found(req, type(id) == "string" and id or nil)
   end
+end
+
+-- body.address_id checked against the customer, or the customer's address.
+-- Returns the fields to build with, or nil and the error answer.
+local function with_address(req, body)
+  local id = body.address_id
+  if id == nil then
+    id = nested.addresses:first_or_create(body.customer_id, seed.ADDRESS, true)
+  elseif type(id) ~= "string" or not nested.addresses:find(body.customer_id, id) then
+    return nil, errors.invalid(req, { { field = "address_id",
+      message = "must be an address of customer " .. body.customer_id } })
+  end
+  local fields = {}
+  for k, v in pairs(body) do fields[k] = v end
+  fields.address_id = id
+  return fields
 end
 
 local handlers = {}
@@ -75,7 +98,7 @@ handlers["GET /__mock/faults"] = function()
 end
 
 handlers["POST /__mock/faults"] = function(req)
-  local list, err = json.decode(req.body or "")
+  local list, err = json.decode(req.body or "", { arrays = true })
   if list == nil then return errors.bad_request(req, "Invalid JSON in request body: " .. err) end
   if json.is_object(list) and list.faults ~= nil then list = list.faults end
   local set, errs = faults.set(list)
@@ -110,14 +133,20 @@ handlers["POST /__mock/subscriptions"] = function(req, body)
     return errors.invalid(req, { { field = "status",
       message = "must be one of: active, canceled, past_due, paused, trialing" } })
   end
-  local _, record = subscriptions.create_record(body.customer_id, body)
+  local fields, status, answer = with_address(req, body)
+  if not fields then return status, answer end
+  local _, record = subscriptions.create_record(body.customer_id, fields)
+  events.record("subscription.created", record)
   return ok_raw(201, record)
 end
 
 handlers["POST /__mock/payment-methods"] = function(req, body)
   local s, b = customer_or_404(req, body)
   if s then return s, b end
-  local _, record = payment_methods.create_record(body.customer_id, body)
+  local fields, status, answer = with_address(req, body)
+  if not fields then return status, answer end
+  local _, record = payment_methods.create_record(body.customer_id, fields)
+  events.record("payment_method.saved", record)
   return ok_raw(201, record)
 end
 

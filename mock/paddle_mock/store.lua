@@ -7,8 +7,8 @@
 -- A collection is "ctm" (all customers) or "add:<ctm id>" (one customer's
 -- addresses) and so on. Ids get strictly increasing times under a short lock,
 -- so slot order and id order agree even with several workers.
-local ids = require "paddle.mock.ids"
-local clock = require "paddle.mock.clock"
+local ids = require "paddle_mock.ids"
+local clock = require "paddle_mock.clock"
 
 local error = error
 local floor = math.floor

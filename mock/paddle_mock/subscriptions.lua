@@ -1,11 +1,11 @@
 -- Subscriptions, read-only through the API (GET /subscriptions[?customer_id=],
 -- GET /subscriptions/{id}). They come from seeding or POST /__mock/subscriptions,
 -- since subscriptions are made by checkouts, not by the customers API.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local find = string.find
 local ipairs = ipairs
@@ -95,7 +95,7 @@ end
 function _M.list(req)
   local errs = {}
   local wanted
-  local statuses = listing.list_arg(req, "status")
+  local statuses = listing.list_arg(req, "status", errs)
   if statuses then
     wanted = {}
     for _, s in ipairs(statuses) do
@@ -108,8 +108,8 @@ function _M.list(req)
     end
   end
   local spec = { coll = COLL, prefix = "sub" }
-  local customers = listing.list_arg(req, "customer_id")
-  local id_list = listing.list_arg(req, "id")
+  local customers = listing.list_arg(req, "customer_id", errs)
+  local id_list = listing.list_arg(req, "id", errs)
   local in_customers
   if customers then
     local candidates = {}

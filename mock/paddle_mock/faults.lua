@@ -8,8 +8,9 @@
 --             close), "garbage" (502 with an HTML body, like a proxy)
 -- The first matching entry with hits left wins; hits are counted atomically
 -- across workers.
-local json = require "paddle.mock.json"
+local json = require "paddle.json"
 
+local assert = assert
 local find = string.find
 local ipairs = ipairs
 local pairs = pairs
@@ -31,7 +32,7 @@ local cached, cached_version
 local function load()
   local version = state:get("faults:version") or 0
   if version ~= cached_version then
-    cached = json.decode(state:get("faults") or "[]") or {}
+    cached = json.decode(state:get("faults") or "[]", { arrays = true }) or {}
     cached_version = version
   end
   return cached, version
@@ -96,7 +97,7 @@ function _M.set(list)
     if f.method then f.method = upper(f.method) end
     if not forever(f) then state:set("fault:" .. version .. ":" .. i, f.times or 1) end
   end
-  state:set("faults", json.encode(list))
+  state:set("faults", assert(json.encode(list)))
   return true
 end
 

@@ -1,6 +1,6 @@
 -- Error answers in Paddle's shape:
 --   {"error":{"type","code","detail","documentation_url"[,"errors"]},"meta":{"request_id"}}
-local json = require "paddle.mock.json"
+local json = require "paddle.json"
 
 local _M = {}
 
@@ -13,9 +13,17 @@ local doc_group = {
 
 local ERROR_FIELDS = { "type", "code", "detail", "documentation_url", "errors" }
 
+-- A 429 is an api_error like a 5xx: Paddle's error reference and a production
+-- 429 quoted in paddle-node-sdk issue #93 ("Respect Paddle rate limit") say
+-- type api_error, code too_many_requests (some SDK fixtures say request_error).
+local function error_type(status)
+  if status >= 500 or status == 429 then return "api_error" end
+  return "request_error"
+end
+
 function _M.body(request_id, status, code, detail, errors)
   local err = {
-    type = status >= 500 and "api_error" or "request_error",
+    type = error_type(status),
     code = code,
     detail = detail,
     documentation_url = DOCS .. (doc_group[code] or "shared") .. "/" .. code,

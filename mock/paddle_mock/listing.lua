@@ -2,8 +2,13 @@
 -- order_by id[ASC]/id[DESC] (default DESC), the after cursor, and
 -- meta.pagination {per_page, next, has_more, estimated_total} where next is
 -- an absolute URL keeping the request's own query with after=<last id>.
-local json = require "paddle.mock.json"
-local store = require "paddle.mock.store"
+-- estimated_total is exact up to 100,000 matches and 100001 above, like
+-- Paddle's; -1 when the request sends `Skip-Count: true` (the scan then stops
+-- at the end of the page instead of counting every match).
+-- A filter given empty (`?status=`) is a 400 naming it: Paddle does not
+-- document that case, and an empty value is most likely a client's bug.
+local json = require "paddle.json"
+local store = require "paddle_mock.store"
 
 local concat = table.concat
 local find = string.find
@@ -22,6 +27,7 @@ local unescape_uri = ngx.unescape_uri
 local _M = {
   DEFAULT_PER_PAGE = 50,
   MAX_PER_PAGE = 200,
+  MAX_COUNTED = 100000, -- above: estimated_total is MAX_COUNTED + 1
 }
 
 -- One query parameter as a string (first one if repeated, "" if bare).
@@ -33,8 +39,20 @@ local function arg(req, name)
 end
 _M.arg = arg
 
--- A comma-separated parameter as a list of non-empty items, or nil.
-function _M.list_arg(req, name)
+local function empty_filter(name, errs)
+  errs[#errs + 1] = { field = name, message = "must not be empty: omit the parameter instead" }
+end
+
+-- A filter's value: nil when absent; "" (with an error in errs) when empty.
+function _M.filter_arg(req, name, errs)
+  local v = arg(req, name)
+  if v ~= nil and v:find("^%s*$") then empty_filter(name, errs) end
+  return v
+end
+
+-- A comma-separated filter as a list of non-empty items, or nil when
+-- absent; given but empty (or only commas), an error in errs and nil.
+function _M.list_arg(req, name, errs)
   local v = arg(req, name)
   if v == nil then return nil end
   local out = {}
@@ -42,7 +60,18 @@ function _M.list_arg(req, name)
     item = item:match("^%s*(.-)%s*$")
     if item ~= "" then out[#out + 1] = item end
   end
+  if #out == 0 then
+    empty_filter(name, errs)
+    return nil
+  end
   return out
+end
+
+-- Skip-Count: true asks for no total (Paddle answers estimated_total -1).
+function _M.skip_count(req)
+  local v = req.headers["skip-count"]
+  if type(v) == "table" then v = v[1] end
+  return type(v) == "string" and lower(v) == "true"
 end
 
 -- per_page, order_by, after; appends problems to errs.
@@ -111,11 +140,13 @@ end
 --   coll: an ordered collection to scan, or
 --   candidates: a list of ids (any order, duplicates allowed) with prefix;
 -- prefilter(id), checked before the record is read, and match(id, json)
--- filter; total, when known, lets the scan stop early.
+-- filter; total, when known, lets the scan stop early, and so does
+-- skip_count (the total is then not wanted).
 -- Returns the page (JSON strings), has_more, estimated_total, last id.
 function _M.page(spec)
   local per_page, order, after, match = spec.per_page, spec.order, spec.after, spec.match
   local prefilter = spec.prefilter
+  local skip_count = spec.skip_count
   local items, ids, total = {}, {}, 0
 
   local function consider(id, record)
@@ -139,6 +170,7 @@ function _M.page(spec)
     for _, id in ipairs(sorted) do
       local record = (not prefilter or prefilter(id)) and store.get(id)
       if record then consider(id, record) end
+      if skip_count and #items > per_page then break end
     end
   else
     local coll = spec.coll
@@ -151,7 +183,7 @@ function _M.page(spec)
       local id = store.slot(coll, s)
       local record = id and (not prefilter or prefilter(id)) and store.get(id)
       if record then consider(id, record) end
-      if known_total and #items > per_page then break end
+      if (known_total or skip_count) and #items > per_page then break end
     end
     if known_total then total = known_total end
   end
@@ -180,6 +212,11 @@ end
 
 -- The list envelope around JSON item strings.
 function _M.respond(req, items, has_more, total, last_id, per_page)
+  if _M.skip_count(req) then
+    total = -1
+  elseif total > _M.MAX_COUNTED then
+    total = _M.MAX_COUNTED + 1
+  end
   local pagination = '{"per_page":' .. per_page .. ',"next":' .. json.string(_M.next_url(req, last_id))
     .. ',"has_more":' .. (has_more and "true" or "false") .. ',"estimated_total":' .. total .. "}"
   return 200, '{"data":[' .. concat(items, ",") .. '],"meta":{"request_id":' .. json.string(req.request_id)
@@ -191,6 +228,7 @@ function _M.list(req, spec, errs, invalid)
   local p = _M.params(req, errs)
   if #errs > 0 then return invalid(req, errs) end
   spec.per_page, spec.order, spec.after = p.per_page, p.order, p.after
+  spec.skip_count = _M.skip_count(req)
   local items, has_more, total, last_id = _M.page(spec)
   return _M.respond(req, items, has_more, total, last_id, p.per_page)
 end

@@ -7,17 +7,18 @@
 -- is logged for GET /__mock/requests, then answered (maybe late, cut or not at all).
 -- Answering means setting ngx.status and ngx.header:
 -- luacheck: ignore 122
-local admin = require "paddle.mock.admin"
-local auth = require "paddle.mock.auth"
-local config = require "paddle.mock.config"
-local errors = require "paddle.mock.errors"
-local faults = require "paddle.mock.faults"
-local json = require "paddle.mock.json"
-local ratelimit = require "paddle.mock.ratelimit"
-local request = require "paddle.mock.request"
-local requestlog = require "paddle.mock.requestlog"
-local router = require "paddle.mock.router"
+local admin = require "paddle_mock.admin"
+local auth = require "paddle_mock.auth"
+local config = require "paddle_mock.config"
+local errors = require "paddle_mock.errors"
+local faults = require "paddle_mock.faults"
+local json = require "paddle.json"
+local ratelimit = require "paddle_mock.ratelimit"
+local request = require "paddle_mock.request"
+local requestlog = require "paddle_mock.requestlog"
+local router = require "paddle_mock.router"
 
+local assert = assert
 local debug_traceback = debug.traceback
 local floor = math.floor
 local io_open = io.open
@@ -43,7 +44,7 @@ function _M.init(settings_path)
   local f = assert(io_open(settings_path, "rb"))
   local text = f:read("*a")
   f:close()
-  config.init(assert(json.decode(text)))
+  config.init(assert(json.decode(text, { arrays = true })))
 end
 
 function _M.init_worker()
@@ -122,7 +123,7 @@ local function fault_answer(fault, req)
   if body == nil then
     body = errors.for_status(req.request_id, fault.status)
   elseif type(body) ~= "string" then
-    body = json.encode(body)
+    body = assert(json.encode(body))
   end
   return fault.status, body, headers
 end

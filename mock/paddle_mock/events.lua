@@ -1,10 +1,13 @@
--- The event stream: customer/address/business created and updated events,
--- listed by GET /events (after, order_by, per_page; event_type as a filter).
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
+-- The event stream, listed by GET /events (after, order_by, per_page;
+-- event_type as a filter): customer, address and business created/updated
+-- (archiving and unarchiving are updates), subscription.created and
+-- payment_method.saved for what the admin API makes, payment_method.deleted;
+-- seeding records events only when asked (events: true).
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
 
 local ipairs = ipairs
 
@@ -22,7 +25,7 @@ end
 
 function _M.list(req)
   local errs = {}
-  local types = listing.list_arg(req, "event_type")
+  local types = listing.list_arg(req, "event_type", errs)
   local spec = { coll = COLL }
   if types then
     local wanted = {}

@@ -1,7 +1,8 @@
 -- Run-time settings shared by all workers: the API key and the rate limit.
 -- The launcher's settings are the defaults that /__mock/reset restores.
-local json = require "paddle.mock.json"
+local json = require "paddle.json"
 
+local assert = assert
 local pairs = pairs
 local type = type
 
@@ -16,7 +17,7 @@ local cached, cached_version
 
 -- A new rate limit starts every client with an empty window.
 local function store(cfg, new_rate_limit)
-  state:set("config", json.encode(cfg))
+  state:set("config", assert(json.encode(cfg)))
   state:incr("config:version", 1, 0)
   if new_rate_limit then rate:flush_all() end
 end
@@ -35,7 +36,7 @@ end
 function _M.get()
   local version = state:get("config:version")
   if version ~= cached_version then
-    cached = json.decode(state:get("config") or "{}")
+    cached = json.decode(state:get("config") or "{}", { arrays = true })
     cached_version = version
   end
   return cached
@@ -43,7 +44,7 @@ end
 
 -- Validates and applies a partial change; returns the new config or nil, errors.
 function _M.update(body)
-  local cfg = json.decode(json.encode(_M.get()))
+  local cfg = json.decode(assert(json.encode(_M.get())), { arrays = true })
   local errs = {}
   if body.api_key ~= nil then
     if body.api_key == null or body.api_key == false or body.api_key == "" then

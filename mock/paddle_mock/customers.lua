@@ -1,13 +1,14 @@
 -- /customers: list, create, get, update; credit balances and auth tokens.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local events = require "paddle.mock.events"
-local ids = require "paddle.mock.ids"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local ids = require "paddle_mock.ids"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
+local assert = assert
 local concat = table.concat
 local error = error
 local find = string.find
@@ -42,9 +43,19 @@ local UPDATE = {
   status = { kind = "string", values = STATUSES },
   marketing_consent = { ignored = true },
 }
+-- A customer given to POST /__mock/seed: what POST /customers takes, and a status.
+_M.SEED = {
+  email = CREATE.email, name = CREATE.name, custom_data = CREATE.custom_data, locale = CREATE.locale,
+  status = UPDATE.status,
+}
 
 local function email_key(email)
   return "e:" .. lower(email)
+end
+
+-- The id of the customer holding this email (any case), or nil.
+function _M.email_owner(email)
+  return store.lookup(email_key(email))
 end
 
 -- The text GET /customers?search= looks in besides the id: name and email.
@@ -113,7 +124,7 @@ function _M.update(req, id)
   local errs = validate.check(body, UPDATE, true)
   if #errs > 0 then return errors.invalid(req, errs) end
 
-  local t = json.decode(record)
+  local t = json.decode(record, { arrays = true })
   local old_status, old_email = t.status, t.email
   if body.email ~= nil and lower(body.email) ~= lower(old_email) then
     local ok, owner = store.claim(email_key(body.email), id)
@@ -137,7 +148,7 @@ end
 
 function _M.list(req)
   local errs = {}
-  local statuses = listing.list_arg(req, "status") or { "active" }
+  local statuses = listing.list_arg(req, "status", errs) or { "active" }
   local wanted = {}
   for _, s in ipairs(statuses) do
     if STATUSES[s] then
@@ -147,14 +158,14 @@ function _M.list(req)
       break
     end
   end
-  local search = listing.arg(req, "search")
+  local search = listing.filter_arg(req, "search", errs)
   if search == "" then search = nil end
   if search and #search > 100 then
     errs[#errs + 1] = { field = "search",
       message = "maximum length of 100 exceeded. provided value length " .. #search }
   end
-  local id_list = listing.list_arg(req, "id")
-  local emails = listing.list_arg(req, "email")
+  local id_list = listing.list_arg(req, "id", errs)
+  local emails = listing.list_arg(req, "email", errs)
   for _, e in ipairs(emails or {}) do
     if #e > 100 then
       errs[#errs + 1] = { field = "email", message = "maximum length of 100 exceeded" }
@@ -203,31 +214,33 @@ local AMOUNT_FIELDS = { "available", "reserved", "used" }
 
 -- Balances are set through the admin API; customers have none by default.
 function _M.set_credit_balance(customer_id, currency_code, balance)
-  local list = json.decode(store.lookup("cb:" .. customer_id) or "[]")
+  local list = json.decode(store.lookup("cb:" .. customer_id) or "[]", { arrays = true })
   local entry = { customer_id = customer_id, currency_code = currency_code, balance = balance }
   local replaced = false
   for i, b in ipairs(list) do
     if b.currency_code == currency_code then list[i] = entry; replaced = true end
   end
   if not replaced then list[#list + 1] = entry end
-  store.set("cb:" .. customer_id, json.encode(list))
+  store.set("cb:" .. customer_id, assert(json.encode(list)))
   return entry
 end
 
 function _M.credit_balances(req, id)
   if not (find(id, "^ctm_") and store.get(id)) then return errors.not_found(req, id) end
-  local currencies = listing.list_arg(req, "currency_code")
+  local errs = {}
+  local currencies = listing.list_arg(req, "currency_code", errs)
+  if #errs > 0 then return errors.invalid(req, errs) end
   local wanted
   if currencies then
     wanted = {}
     for _, c in ipairs(currencies) do wanted[c] = true end
   end
   local out = {}
-  for _, b in ipairs(json.decode(store.lookup("cb:" .. id) or "[]")) do
+  for _, b in ipairs(json.decode(store.lookup("cb:" .. id) or "[]", { arrays = true })) do
     if not wanted or wanted[b.currency_code] then
       local amounts = {}
       for i, k in ipairs(AMOUNT_FIELDS) do
-        amounts[i] = '"' .. k .. '":' .. json.encode(b.balance[k] or "0")
+        amounts[i] = '"' .. k .. '":' .. assert(json.encode(b.balance[k] or "0"))
       end
       out[#out + 1] = '{"customer_id":' .. json.string(id)
         .. ',"currency_code":' .. json.string(b.currency_code)

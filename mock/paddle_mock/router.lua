@@ -1,11 +1,11 @@
 -- The public API's routes: method + path to a handler(req, captures...).
-local customers = require "paddle.mock.customers"
-local errors = require "paddle.mock.errors"
-local events = require "paddle.mock.events"
-local nested = require "paddle.mock.nested"
-local payment_methods = require "paddle.mock.payment_methods"
-local portal = require "paddle.mock.portal"
-local subscriptions = require "paddle.mock.subscriptions"
+local customers = require "paddle_mock.customers"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local nested = require "paddle_mock.nested"
+local payment_methods = require "paddle_mock.payment_methods"
+local portal = require "paddle_mock.portal"
+local subscriptions = require "paddle_mock.subscriptions"
 
 local concat = table.concat
 local ipairs = ipairs

@@ -1,12 +1,12 @@
 -- Entities nested under a customer that the API creates and updates:
 -- addresses and businesses. Archiving is an update of status; there is no delete.
-local clock = require "paddle.mock.clock"
-local errors = require "paddle.mock.errors"
-local events = require "paddle.mock.events"
-local json = require "paddle.mock.json"
-local listing = require "paddle.mock.listing"
-local store = require "paddle.mock.store"
-local validate = require "paddle.mock.validate"
+local clock = require "paddle_mock.clock"
+local errors = require "paddle_mock.errors"
+local events = require "paddle_mock.events"
+local json = require "paddle.json"
+local listing = require "paddle_mock.listing"
+local store = require "paddle_mock.store"
+local validate = require "paddle_mock.validate"
 
 local concat = table.concat
 local find = string.find
@@ -25,7 +25,8 @@ Nested.__index = Nested
 local STATUS = { kind = "string", values = { active = true, archived = true } }
 
 -- def: prefix ("add"), event ("address"), fields (output order),
--- create_schema (update_schema derives from it), searched (fields GET ?search= looks in).
+-- create_schema (update_schema derives from it), searched (fields GET ?search= looks in),
+-- normalize(t) (optional: fills what the answer must hold but a request may omit).
 local function new(def)
   local update = { status = STATUS }
   for k, rule in pairs(def.create_schema) do
@@ -78,8 +79,25 @@ function Nested:create_record(customer_id, fields)
         t[k] = v
       end
     end
+    if self.normalize then self.normalize(t) end
     return json.object(self.fields, t)
   end)
+end
+
+-- The id of the customer's first active entity, made (with defaults) when it
+-- has none. Paddle's subscriptions and saved payment methods always name the
+-- address of their checkout; the admin API and seeding give them one this way.
+-- event: record the .created event, as an address made by a checkout would.
+function Nested:first_or_create(customer_id, defaults, event)
+  local coll = self:coll(customer_id)
+  for s = 1, store.count(coll) do
+    local id = store.slot(coll, s)
+    local record = id and store.get(id)
+    if record and status_of(record) == "active" then return id end
+  end
+  local id, record = self:create_record(customer_id, defaults)
+  if event then events.record(self.event .. ".created", record) end
+  return id
 end
 
 function Nested:create(req, customer_id)
@@ -108,8 +126,9 @@ function Nested:update(req, customer_id, id)
   if not body then return errors.bad_request(req, detail) end
   local errs = validate.check(body, self.update_schema, true)
   if #errs > 0 then return errors.invalid(req, errs) end
-  local t = json.decode(record)
+  local t = json.decode(record, { arrays = true })
   for k, v in pairs(body) do t[k] = v end
+  if self.normalize then self.normalize(t) end
   t.updated_at = clock.rfc3339()
   record = json.object(self.fields, t)
   store.put(id, record)
@@ -121,14 +140,14 @@ function Nested:list(req, customer_id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
   local errs = {}
   local wanted = {}
-  for _, s in ipairs(listing.list_arg(req, "status") or { "active" }) do
+  for _, s in ipairs(listing.list_arg(req, "status", errs) or { "active" }) do
     if not STATUS.values[s] then
       errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
       break
     end
     wanted[s] = true
   end
-  local search = listing.arg(req, "search")
+  local search = listing.filter_arg(req, "search", errs)
   if search == "" then search = nil end
   if search and #search > 100 then
     errs[#errs + 1] = { field = "search",
@@ -138,11 +157,11 @@ function Nested:list(req, customer_id)
   local searched = self.searched
   return listing.list(req, {
     coll = self:coll(customer_id), prefix = self.prefix,
-    candidates = listing.list_arg(req, "id"),
+    candidates = listing.list_arg(req, "id", errs),
     match = function(_, record)
       if not wanted[status_of(record)] then return false end
       if needle then
-        local t = json.decode(record)
+        local t = json.decode(record, { arrays = true })
         local text = {}
         for _, k in ipairs(searched) do
           if type(t[k]) == "string" then text[#text + 1] = t[k] end
@@ -156,6 +175,16 @@ end
 
 local text = function(max) return { kind = "string", nullable = true, max = max } end
 local CUSTOM_DATA = { kind = "object", nullable = true }
+
+-- A contact's name may be omitted (or null) in a request, but Paddle's
+-- answers always hold a string: the emulator writes "" (Paddle's value for
+-- it is undocumented).
+local function contact_names(t)
+  if not json.is_array(t.contacts) then return end
+  for _, c in ipairs(t.contacts) do
+    if c.name == nil or c.name == null then c.name = "" end
+  end
+end
 
 local function check_contact(field, v, errs)
   if not json.is_object(v) then
@@ -205,5 +234,6 @@ return {
       id = { ignored = true }, import_meta = { ignored = true },
     },
     searched = { "id", "name", "company_number", "tax_identifier" },
+    normalize = contact_names,
   },
 }

@@ -3,7 +3,7 @@
 --   kind = "string" | "object" | "array" | "boolean" | "number"
 --   required, nullable, min, max (string length or array items), email,
 --   values (allowed strings), pattern (Lua), ignored (read-only: accepted, unused)
-local json = require "paddle.mock.json"
+local json = require "paddle.json"
 
 local concat = table.concat
 local format = string.format
@@ -106,7 +106,7 @@ function _M.body(req, allow_empty)
     if allow_empty then return {} end
     return nil, "Request body is required."
   end
-  local v, err = json.decode(raw)
+  local v, err = json.decode(raw, { arrays = true })
   if v == nil then return nil, "Invalid JSON in request body: " .. err end
   if kind_of(v) ~= "object" then return nil, "Request body must be a JSON object." end
   return v

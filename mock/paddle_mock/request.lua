@@ -1,5 +1,5 @@
 -- What the emulator needs to know about the current request, read once.
-local ids = require "paddle.mock.ids"
+local ids = require "paddle_mock.ids"
 
 local tonumber = tonumber
 

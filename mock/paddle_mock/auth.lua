@@ -1,8 +1,9 @@
 -- API key check. With a key configured only "Bearer <key>" passes; without
--- one any Bearer token does. A missing header is 401 authentication_missing,
+-- one any Bearer token does. A missing header is 403 authentication_missing
+-- (Paddle's error reference: errors/shared/authentication_missing is a 403),
 -- a header that is not "Bearer <token>" 403 authentication_malformed, a wrong
 -- key 403 invalid_token.
-local errors = require "paddle.mock.errors"
+local errors = require "paddle_mock.errors"
 
 local match = string.match
 local type = type
@@ -14,7 +15,7 @@ function _M.check(req, api_key)
   local header = req.headers["authorization"]
   if type(header) == "table" then header = header[1] end
   if header == nil or header == "" then
-    return errors.respond(req, 401, "authentication_missing", "Authentication header missing.")
+    return errors.respond(req, 403, "authentication_missing", "Authentication header missing.")
   end
   local token = match(header, "^[Bb][Ee][Aa][Rr][Ee][Rr] +(%S+)%s*$")
   if not token then
