@@ -206,6 +206,24 @@ local function result_from_response(res, attempts)
   return decoded.data, decoded.meta
 end
 
+-- Bridge to the transport interface (set_headers, then send returning
+-- status, body, request_id, retry_after) until the client object calls it
+-- itself; a transport without set_headers keeps the old send. (H1: minimal.)
+local function send(t, session, method, full, headers, body, timeout)
+  if not t.set_headers then return t.send(session, method, full, headers, body) end
+  local lines = {}
+  for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
+  table.sort(lines)
+  local signature = table.concat(lines, "\n")
+  if t.header_signature ~= signature then
+    t.set_headers(headers)
+    t.header_signature = signature
+  end
+  local status, a, b, c = t.send(session, method, full, body, timeout, false)
+  if not status then return nil, { code = a, detail = b, sent = c } end
+  return { status = status, body = a, headers = { ["request-id"] = b, ["retry-after"] = c } }
+end
+
 -- new(opts) -> client with client.request(method, path, { query, body })
 function _M.new(opts)
   local valid, o = pcall(_M.check_options, opts)
@@ -329,7 +347,7 @@ function _M.new(opts)
       else
         attempt = attempt + 1
         local started = now()
-        local res, failure = t.send(session, method, full, headers, body)
+        local res, failure = send(t, session, method, full, headers, body, o.timeout)
         local retry_after = res and res.headers["retry-after"]
         local action, delay = session:decide(method, attempt, res and res.status,
           failure and failure.code, failure and failure.sent, retry_after, now())

@@ -1,14 +1,28 @@
 -- The libcurl transport: one easy handle per client, so connections are
 -- kept alive across calls. Loaded only when a client needs it (OpenResty
--- with cosockets never does).
+-- with cosockets never does). Implements the transport interface the
+-- client's request loop calls:
+--   t.set_headers(headers)  name -> value, without Authorization
+--   t.send(session, method, url, body_or_nil, timeout_seconds, compressed)
+--     -> status, body, request_id_or_nil, retry_after_or_nil
+--     -> nil, code, detail, sent
+--   t.headers()             the last response's headers (lowercased names)
+--   t.sleep(seconds)        true when Ctrl-C cut it short
+--   t.close()
 local core = require "paddle.core"
 local curl = require "paddle.curl"
 
 local pairs = pairs
+local sort = table.sort
 
-local _M = { name = "curl", version = curl.version }
+local _M = {
+  name = "curl",
+  version = curl.version,
+  -- false when another library initialised libcurl first: libcurl's copies
+  -- of the Authorization line are then not wiped (docs/api-key.md).
+  key_wipe = curl.key_wipe,
+}
 
--- new(options) -> transport with send(session, method, url, headers, body)
 function _M.new(opts)
   local handle = curl.new {
     timeout = opts.timeout,
@@ -17,15 +31,21 @@ function _M.new(opts)
     ca_path = opts.ca_path,
     proxy = opts.proxy,
   }
+  local perform = handle.perform
   local t = { name = _M.name, sleep = core.sleep }
 
-  function t.send(session, method, url, headers, body)
+  function t.set_headers(headers)
     local lines = {}
     for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
-    local status, a, b, c = handle:perform(session, method, url, lines, body)
-    if not status then return nil, { code = a, detail = b, sent = c } end
-    return { status = status, headers = a, body = b, new_connections = c.new_connections }
+    sort(lines) -- the same headers always go out in the same order
+    handle:set_headers(lines)
   end
+
+  function t.send(session, method, url, body, timeout, compressed)
+    return perform(handle, session, method, url, body, timeout, compressed)
+  end
+
+  function t.headers() return handle:headers() end
 
   function t.close() handle:close() end
 
