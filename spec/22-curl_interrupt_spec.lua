@@ -4,6 +4,7 @@
 -- of lua-paddle installs a signal handler (the interpreter's own is used).
 local core = require "paddle.core"
 local mock = require "support.mock"
+local process = require "support.process"
 
 local concat = table.concat
 
@@ -11,20 +12,7 @@ local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
 local KEY = "pdl_sdbx_apikey_interrupt"
 local LIMIT = 0.5
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  local state = stat and stat:match("^%d+ %b() (%a)")
-  return state ~= nil and state ~= "Z" and state ~= "X"
-end
+local alive, read_file = process.alive, process.read_file
 
 -- Starts `body` (Lua source) in a new interpreter; it writes "ready" to the
 -- file named by arg[1] just before it blocks. Returns the pid and files.
