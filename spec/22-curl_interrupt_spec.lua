@@ -8,8 +8,7 @@ local process = require "support.process"
 
 local concat = table.concat
 
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
-local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
+local LUA, CPATH = process.LUA, process.CPATH
 local KEY = "pdl_sdbx_apikey_interrupt"
 local LIMIT = 0.5
 local alive, read_file = process.alive, process.read_file

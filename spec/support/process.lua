@@ -3,6 +3,13 @@ local io_open = io.open
 
 local _M = {}
 
+-- The interpreter running the specs, and the build its C modules come
+-- from (busted's --cpath: build/5.4, build/luajit, build/asan...), for the
+-- Lua processes a spec starts.
+_M.LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+_M.CPATH = package.cpath:match("^(build/[^;]*%?%.so)")
+  or (rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so")
+
 -- The whole file, or nil when it cannot be read.
 function _M.read_file(path)
   local f = io_open(path, "rb")
