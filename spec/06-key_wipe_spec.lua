@@ -122,6 +122,23 @@ describe("the API key in process memory (libcurl transport)", function()
     assert.is_true(require("paddle.curl").key_wipe)
   end)
 
+  -- Only LuaJIT can call libcurl before paddle.curl without a C module (FFI).
+  local it_ffi = rawget(_G, "jit") and it or pending
+  it_ffi("says key_wipe = false when another library initialised libcurl first", function()
+    local p = assert(io.popen(LUA .. [[ -e '
+      package.path, package.cpath = "lua/?.lua;" .. package.path, "]] .. CPATH .. [[;" .. package.cpath
+      local ffi = require "ffi"
+      ffi.cdef "int curl_global_init(long flags);"
+      assert(ffi.load("libcurl.so.4").curl_global_init(3) == 0)
+      local curl = require "paddle.curl"
+      local h = curl.new()
+      h:close()
+      io.write(tostring(curl.key_wipe), " ", tostring(require("paddle.transport_curl").key_wipe))' 2>&1]]))
+    local out = p:read("*a")
+    p:close()
+    assert.equal("false false", out)
+  end)
+
   for _, tls in ipairs { false, true } do
     describe(tls and "over HTTPS" or "over HTTP", function()
       local m
