@@ -395,6 +395,40 @@ static int is_token(const char *s) { /* an HTTP method: letters only, short */
   return i > 0;
 }
 
+/* For the per-call options: a refusal becomes the failure code
+ * "transport_failure" with the detail in h->errbuf, never a raise. */
+#define TRY_SETOPT(h, opt, v) \
+  do { \
+    CURLcode try_rc_ = curl_easy_setopt((h)->easy, opt, v); \
+    if (try_rc_ != CURLE_OK) { \
+      snprintf((h)->errbuf, sizeof (h)->errbuf, "libcurl refused " #opt ": %s", \
+               curl_easy_strerror(try_rc_)); \
+      return "transport_failure"; \
+    } \
+  } while (0)
+
+/* Method and body; NULL when set, else a failure code. */
+static const char *set_method(curl_handle *h, const char *method, const char *body,
+                              size_t body_len) {
+  int is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
+  /* A POST/PUT/PATCH without a body still says Content-Length: 0. */
+  if (body == NULL && (is_post || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0))
+    body = "";
+  if (body != NULL) {
+    TRY_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    TRY_SETOPT(h, CURLOPT_POSTFIELDS, body); /* not copied: cleared after the exchange */
+  } else {
+    TRY_SETOPT(h, CURLOPT_HTTPGET, 1L); /* also clears POST state */
+  }
+  TRY_SETOPT(h, CURLOPT_CUSTOMREQUEST,
+             (is_get && body == NULL) || (is_post && body != NULL) ? NULL : method);
+  /* libcurl silently resends a request whose reused connection died before
+   * answering. Paddle may have created the customer by then: a POST always
+   * goes on a fresh connection, so it is sent exactly once. */
+  TRY_SETOPT(h, CURLOPT_FRESH_CONNECT, is_post ? 1L : 0L);
+  return NULL;
+}
+
 /* The options of one exchange. Returns NULL when ready, else the failure
  * code (the detail is in h->errbuf); raises only on misuse. */
 static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s) {
@@ -403,8 +437,8 @@ static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s
   const char *url = luaL_checklstring(L, 4, &url_len);
   const char *body = luaL_optlstring(L, 5, NULL, &body_len);
   double timeout = luaL_optnumber(L, 6, h->default_timeout);
-  int compressed = lua_toboolean(L, 7), is_get, is_post;
-  long timeout_ms, connect_ms;
+  int compressed = lua_toboolean(L, 7);
+  long timeout_ms;
   CURLcode rc;
 
   luaL_argcheck(L, is_token(method), 3, "not an HTTP method");
@@ -423,44 +457,17 @@ static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s
              (unsigned long)url_len, curl_easy_strerror(rc));
     return rc == CURLE_BAD_FUNCTION_ARGUMENT ? "request_too_large" : "transport_failure";
   }
-#define PREPARE_SETOPT(opt, v) \
-  do { \
-    rc = curl_easy_setopt(h->easy, opt, v); \
-    if (rc != CURLE_OK) { \
-      snprintf(h->errbuf, sizeof h->errbuf, "libcurl refused " #opt ": %s", curl_easy_strerror(rc)); \
-      return "transport_failure"; \
-    } \
-  } while (0)
   timeout_ms = to_ms(timeout);
   if (timeout_ms != h->timeout_ms) {
-    connect_ms = h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms;
-    PREPARE_SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
-    PREPARE_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    TRY_SETOPT(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    TRY_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
     h->timeout_ms = timeout_ms;
   }
   if (compressed != h->compressed) {
-    PREPARE_SETOPT(CURLOPT_ACCEPT_ENCODING, compressed ? "gzip" : NULL);
+    TRY_SETOPT(h, CURLOPT_ACCEPT_ENCODING, compressed ? "gzip" : NULL);
     h->compressed = compressed;
   }
-  is_get = strcmp(method, "GET") == 0;
-  is_post = strcmp(method, "POST") == 0;
-  /* A POST/PUT/PATCH without a body still says Content-Length: 0. */
-  if (body == NULL && (is_post || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0))
-    body = "";
-  if (body != NULL) {
-    PREPARE_SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    PREPARE_SETOPT(CURLOPT_POSTFIELDS, body); /* not copied: cleared after the exchange */
-  } else {
-    PREPARE_SETOPT(CURLOPT_HTTPGET, 1L); /* also clears POST state */
-  }
-  PREPARE_SETOPT(CURLOPT_CUSTOMREQUEST,
-                 (is_get && body == NULL) || (is_post && body != NULL) ? NULL : method);
-  /* libcurl silently resends a request whose reused connection died before
-   * answering. Paddle may have created the customer by then: a POST always
-   * goes on a fresh connection, so it is sent exactly once. */
-  PREPARE_SETOPT(CURLOPT_FRESH_CONNECT, is_post ? 1L : 0L);
-#undef PREPARE_SETOPT
-  return NULL;
+  return set_method(h, method, body, body_len);
 }
 
 /* Runs the exchange on the multi handle, checking for Ctrl-C between polls.
@@ -557,16 +564,16 @@ static int l_handle_perform(lua_State *L) {
   paddle_session *s = check_session(L, 2);
   const char *failure = prepare(L, h, s);
   int interrupted = 0;
-  CURLcode rc;
-  if (failure != NULL) {
-    lua_pushstring(L, h->errbuf); /* copy before errbuf is reused */
-    return push_unsent(L, failure, lua_tostring(L, -1));
-  }
-  rc = run_transfer(L, h, &interrupted);
+  CURLcode rc = CURLE_OK;
+  if (failure == NULL) rc = run_transfer(L, h, &interrupted);
   /* Neither the body nor the session's line may be used after this call:
    * libcurl copies neither. */
   curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
   h->nodes[h->n_lines + 1].data = NULL;
+  if (failure != NULL) {
+    lua_pushstring(L, h->errbuf); /* copy before errbuf is reused */
+    return push_unsent(L, failure, lua_tostring(L, -1));
+  }
   return push_response(L, h, rc, interrupted);
 }
 
