@@ -153,6 +153,18 @@ describe("paddle.curl handle", function()
       assert.matches("closed", tostring(other))
     end)
 
+    -- Only LuaJIT's FFI can reach into a userdata to fake another build.
+    local it_ffi = rawget(_G, "jit") and it or pending
+    it_ffi("on a session from a paddle.core build with another layout", function()
+      local abi = require("ffi").cast("uint32_t *", s)
+      local saved = abi[0]
+      abi[0] = saved + 1
+      local ok, err = pcall(h.perform, h, s, "GET", m.url)
+      abi[0] = saved
+      assert.is_false(ok)
+      assert.matches("does not match paddle.curl", err)
+    end)
+
     it("on bad header lines", function()
       for _, lines in ipairs {
         { "X-A: 1\r\nX-B: 2" }, { "X-A: 1\n" }, { "X-A: \0" }, { "no colon" }, { ": empty name" },
