@@ -24,6 +24,7 @@ Paddle emulator (bin/paddle-mock, nginx + the Lua module).
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the `paddle` command (Debian: lua-argparse)
 }
 
 -- Library-only entries: gcc finds curl's multiarch header
@@ -37,7 +38,8 @@ build = {
   type = "builtin",
   modules = {
     ["paddle.core"] = {
-      sources = { "csrc/core.c", "csrc/encoding.c", "csrc/ids.c", "csrc/session.c", "csrc/signature.c", "csrc/webhook.c" },
+      sources = { "csrc/core.c", "csrc/encoding.c", "csrc/http_head.c", "csrc/ids.c", "csrc/session.c",
+        "csrc/signature.c", "csrc/webhook.c" },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },
@@ -51,11 +53,19 @@ build = {
       libraries = { "curl" },
     },
     -- Lua modules (kept in sync with lua/ by spec/03-rockspec_spec.lua)
+    ["paddle.cli"] = "lua/paddle/cli/init.lua",
+    ["paddle.cli.events"] = "lua/paddle/cli/events.lua",
+    ["paddle.cli.output"] = "lua/paddle/cli/output.lua",
+    ["paddle.cli.progress"] = "lua/paddle/cli/progress.lua",
+    ["paddle.cli.resources"] = "lua/paddle/cli/resources.lua",
+    ["paddle.cli.sync"] = "lua/paddle/cli/sync.lua",
     ["paddle.client"] = "lua/paddle/client.lua",
+    ["paddle.csv"] = "lua/paddle/csv.lua",
     ["paddle.errors"] = "lua/paddle/errors.lua",
     ["paddle.ids"] = "lua/paddle/ids.lua",
     ["paddle"] = "lua/paddle/init.lua",
     ["paddle.json"] = "lua/paddle/json.lua",
+    ["paddle.options"] = "lua/paddle/options.lua",
     ["paddle.mock.admin"] = "lua/paddle/mock/admin.lua",
     ["paddle.mock.auth"] = "lua/paddle/mock/auth.lua",
     ["paddle.mock.clock"] = "lua/paddle/mock/clock.lua",
@@ -83,15 +93,19 @@ build = {
     ["paddle.ngx.limiter"] = "lua/paddle/ngx/limiter.lua",
     ["paddle.ngx.transport"] = "lua/paddle/ngx/transport.lua",
     ["paddle.pager"] = "lua/paddle/pager.lua",
+    ["paddle.request_loop"] = "lua/paddle/request_loop.lua",
     ["paddle.resources"] = "lua/paddle/resources.lua",
+    ["paddle.response"] = "lua/paddle/response.lua",
+    ["paddle.sync"] = "lua/paddle/sync.lua",
     ["paddle.transport_curl"] = "lua/paddle/transport_curl.lua",
     ["paddle.url"] = "lua/paddle/url.lua",
+    ["paddle.users"] = "lua/paddle/users.lua",
     ["paddle.webhooks"] = "lua/paddle/webhooks.lua",
     ["paddle.webhooks.dedupe"] = "lua/paddle/webhooks/dedupe.lua",
     -- end of Lua modules
   },
   install = {
-    bin = { "bin/paddle-mock" },
+    bin = { "bin/paddle-mock", "bin/paddle" },
   },
 }
 

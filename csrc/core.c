@@ -20,5 +20,6 @@ int luaopen_paddle_core(lua_State *L) {
   paddle_open_ids(L);
   paddle_open_session(L);
   paddle_open_webhook(L);
+  paddle_open_http_head(L);
   return 1;
 }

@@ -189,8 +189,10 @@ static int valid_seconds(double secs) {
   return secs > 0 && secs <= PADDLE_SECONDS_MAX; /* also rejects NaN */
 }
 
+/* At least 1 ms: 0 would mean "no timeout" to libcurl. */
 static long to_ms(double secs) {
-  return (long)(secs * 1000 + 0.5);
+  long ms = (long)(secs * 1000 + 0.5);
+  return ms > 0 ? ms : 1;
 }
 
 static double seconds_field(lua_State *L, int t, const char *name, double def) {

@@ -8,11 +8,13 @@
 -- a while ago is outside the default 5 s tolerance: pass --tolerance (say
 -- 86400, or inf) to check only the signature. Several secrets, comma
 -- separated, are all tried (rotation). Run from a checkout it finds lua/ and
--- build/5.4 by itself; installed with LuaRocks it uses the usual paths.
-do -- a checkout's lua/ and build/5.4, found from this script's own path
+-- build/5.4 (build/luajit under luajit) by itself; installed with LuaRocks it
+-- uses the usual paths.
+do -- a checkout's lua/ and build dir, found from this script's own path
   local root = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/.."
+  local build = rawget(_G, "jit") and "/build/luajit" or "/build/5.4"
   package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-  package.cpath = root .. "/build/5.4/?.so;" .. package.cpath
+  package.cpath = root .. build .. "/?.so;" .. package.cpath
 end
 
 local webhooks = require "paddle.webhooks"

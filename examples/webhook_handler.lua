@@ -5,21 +5,31 @@
 --   }
 --
 -- Reads the raw body (from memory, or from the temp file nginx buffered a big
--- body to), verifies Paddle-Signature, answers 200 at once and processes the
--- event in a timer, once: a retried delivery of an event already claimed is
--- acknowledged and dropped (lua_shared_dict, shared by all workers).
+-- body to), verifies Paddle-Signature, stores the event durably and only then
+-- answers 200. Paddle never redelivers an event once it got a 2xx: an event
+-- acknowledged before it is stored is lost if storing fails. So a failure to
+-- store answers 500, and Paddle retries the delivery later. A retried
+-- delivery of an event already stored is acknowledged and dropped
+-- (lua_shared_dict, shared by all workers).
+--
+-- The store here appends each event as one JSON line to a spool file and
+-- fsyncs it; a consumer of yours works through that file. Replace _M.store
+-- with an insert into your database or a push to your queue: anything that
+-- has the event safely before it returns true. A consumer still skips event
+-- ids it has seen: the shared dict forgets them when nginx restarts.
 --
 -- The secret comes from the nginx variable $paddle_webhook_secret when set,
 -- else from the PADDLE_WEBHOOK_SECRET environment variable (which needs
 -- `env PADDLE_WEBHOOK_SECRET;` in nginx.conf). Several secrets, comma
 -- separated, are all accepted while a secret is being rotated.
--- See examples/webhook-openresty.conf and README-webhooks.md.
+-- See examples/webhook-openresty.conf and docs/webhooks.md.
 local webhooks = require "paddle.webhooks"
 local cjson = require "cjson.safe"
 
 local ngx = ngx
 local io_open = io.open
 local getenv = os.getenv
+local ipairs = ipairs
 local pcall = pcall
 local tostring = tostring
 
@@ -27,21 +37,41 @@ local _M = {
   shared_dict = "paddle_webhooks", -- lua_shared_dict holding claimed event ids
   ttl = 3 * 86400,                 -- how long an event id is remembered
   tolerance = webhooks.DEFAULT_TOLERANCE,
+  spool_file = nil,                -- default: paddle-events.jsonl in nginx's prefix
 }
 
--- What to do per event type. They run in a timer after Paddle got its 200:
--- an error releases the event id, so that a later delivery is processed.
-_M.handlers = {
-  ["customer.created"] = function(event)
-    ngx.log(ngx.NOTICE, "new customer ", event.data.id)
-  end,
-  ["customer.updated"] = function(event)
-    ngx.log(ngx.NOTICE, "customer updated ", event.data.id)
-  end,
-}
+-- Appends text to a file and fsyncs it (LuaJIT's FFI, Linux flag values):
+-- once this returns true the line survives nginx, the kernel and a power cut.
+-- It blocks the worker for the fsync, which a webhook's rate allows.
+local ffi = require "ffi"
+for _, declaration in ipairs {    -- one by one: another module may have declared some already
+  "int open(const char *path, int flags, ...);",
+  "ssize_t write(int fd, const void *buf, size_t n);",
+  "int fsync(int fd);",
+  "int close(int fd);",
+  "char *strerror(int errnum);",
+} do pcall(ffi.cdef, declaration) end
+local O_WRONLY, O_CREAT, O_APPEND = 1, 64, 1024
+local MODE_0600 = ffi.cast("int", 384) -- an int, not the double a Lua number becomes in "..."
 
-function _M.default_handler(event)
-  ngx.log(ngx.INFO, "paddle webhook ", event.event_type, " not handled")
+local function append_durably(path, text)
+  local fd = ffi.C.open(path, O_WRONLY + O_CREAT + O_APPEND, MODE_0600)
+  if fd < 0 then return nil, "open " .. path .. ": " .. ffi.string(ffi.C.strerror(ffi.errno())) end
+  local written = ffi.C.write(fd, text, #text) -- one write: appends from workers never interleave
+  local synced = written == #text and ffi.C.fsync(fd) == 0
+  local reason = not synced and (written >= 0 and written < #text and "short write" -- a torn line:
+    or ffi.string(ffi.C.strerror(ffi.errno())))                                   -- readers skip it
+  ffi.C.close(fd)
+  if not synced then return nil, "write " .. path .. ": " .. reason end
+  return true
+end
+
+-- Stores one verified event; true, or nil and a message. Replace it with your
+-- database insert or queue push (it must not return before the event is safe).
+function _M.store(event)
+  local line, err = cjson.encode(event) -- one line: cjson escapes newlines inside strings
+  if not line then return nil, err end
+  return append_durably(_M.spool_file or (ngx.config.prefix() .. "paddle-events.jsonl"), line .. "\n")
 end
 
 local seen -- the deduper, made at first use (ngx.shared exists by then)
@@ -85,23 +115,6 @@ local function respond(status, message)
   return ngx.exit(status)
 end
 
-local function process(premature, event)
-  local id = event.event_id
-  if premature then -- the worker is exiting before the timer ran
-    deduper():release(id)
-    ngx.log(ngx.WARN, "paddle webhook ", id, " not processed: nginx is exiting")
-    return
-  end
-  local handler = _M.handlers[event.event_type] or _M.default_handler
-  local ok, err = pcall(handler, event)
-  if ok then
-    ngx.log(ngx.NOTICE, "paddle webhook processed ", event.event_type, " ", id)
-  else
-    deduper():release(id)
-    ngx.log(ngx.ERR, "paddle webhook ", event.event_type, " ", id, " failed: ", tostring(err))
-  end
-end
-
 function _M.handle()
   if ngx.req.get_method() ~= "POST" then
     ngx.header["Allow"] = "POST" -- luacheck: ignore 122
@@ -137,12 +150,15 @@ function _M.handle()
     return respond(ngx.HTTP_OK, "duplicate")
   end
 
-  local ok, terr = ngx.timer.at(0, process, event)
-  if not ok then
-    deduper():release(event.event_id)
-    ngx.log(ngx.ERR, "paddle webhook ", event.event_id, ": cannot start a timer: ", terr)
+  -- Acknowledge only once the event is stored: after a 2xx Paddle never
+  -- sends it again, so a 200 before this point could lose it.
+  local stored, serr = _M.store(event)
+  if not stored then
+    deduper():release(event.event_id) -- the retried delivery must be able to store it
+    ngx.log(ngx.ERR, "paddle webhook ", event.event_id, " not stored: ", tostring(serr))
     return respond(ngx.HTTP_INTERNAL_SERVER_ERROR, "try again")
   end
+  ngx.log(ngx.NOTICE, "paddle webhook stored ", event.event_type, " ", event.event_id)
   return respond(ngx.HTTP_OK, "accepted")
 end
 

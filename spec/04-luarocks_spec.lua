@@ -29,5 +29,13 @@ describe("luarocks make", function()
     p:close()
     assert.matches("^%d+%.%d+%.%d+ sandbox %d+%.%d+", out)
     assert.is_true(io.open(tree .. "/bin/paddle-mock") ~= nil)
+    -- The `paddle` command runs from the tree (with the tree's paths, as
+    -- `luarocks path` gives them for a tree that is not a default one).
+    p = io.popen("cd / && eval \"$(luarocks --lua-version 5.4 --tree '" .. tree .. "' path)\" && '" .. tree
+      .. "/bin/paddle' customers --help 2>&1; echo \"exit=$?\"")
+    out = p:read("*a")
+    p:close()
+    assert.matches("Usage: paddle customers", out, 1, true)
+    assert.matches("exit=0", out, 1, true)
   end)
 end)

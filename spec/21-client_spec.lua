@@ -133,7 +133,7 @@ describe("client over libcurl", function()
       assert.is_string(err.request_id)
       assert.is_string(err.documentation_url)
       assert.equal(1, err.attempts)
-      assert.equal("paddle: 404 not_found: " .. err.detail .. " (request_id " .. err.request_id .. ")",
+      assert.equal("paddle: 404 not_found: " .. err.detail .. " [request_id " .. err.request_id .. "]",
         tostring(err))
     end)
 
@@ -293,6 +293,30 @@ describe("client over libcurl", function()
       assert.equal("timeout", err.code)
       assert.equal("transport_error", err.type)
       assert.is_true(elapsed_since(t0) < 1.5)
+    end)
+  end)
+
+  describe("the whole call's timeout", function()
+    it("bounds attempts, backoff and waits together: a 5 s hang with timeout = 2 returns in < 2.5 s", function()
+      m:faults { { method = "GET", path = "^/customers$", delay_ms = 5000, times = -1 } }
+      local c = client { timeout = 2, max_retries = 5, backoff_base = 0.2 }
+      local t0 = core.monotonic()
+      local _, err = c.request("GET", "/customers")
+      local took = elapsed_since(t0)
+      assert.equal("timeout", err.code)
+      assert.is_true(took < 2.5, "took " .. took)
+      assert.is_true(took > 1.5, "gave up early: " .. took)
+    end)
+
+    it("does not start a Retry-After wait that would pass the deadline", function()
+      m:faults { { method = "GET", path = "^/customers$", status = 503, times = 1,
+        headers = { ["Retry-After"] = "30" } } }
+      local c = client { timeout = 3 }
+      local t0 = core.monotonic()
+      local _, err = c.request("GET", "/customers")
+      assert.equal("timeout", err.code)
+      assert.equal(503, err.status)
+      assert.is_true(elapsed_since(t0) < 1)
     end)
   end)
 

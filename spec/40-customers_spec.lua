@@ -223,14 +223,51 @@ describe("client.customers", function()
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("email=a%2Btag%40example.com,b%40example.com", requests()[1].query)
+      assert.equal("email=a%2Btag%40example.com,b%40example.com&per_page=200", requests()[1].query)
 
       got = {}
       for c in client.customers.list { id = { a.id, b.id }, status = { "active", "archived" } } do
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("id=" .. a.id .. "," .. b.id .. "&status=active,archived", requests()[2].query)
+      assert.equal("id=" .. a.id .. "," .. b.id .. "&per_page=200&status=active,archived", requests()[2].query)
+    end)
+
+    it("walks with Paddle's largest page and Skip-Count: 1,000 customers in 5 requests", function()
+      m:seed { customers = 1000 }
+      mark()
+      local n = 0
+      for c, err in client.customers.list() do
+        assert(c, tostring(err))
+        n = n + 1
+      end
+      assert.equal(1000, n)
+      local log = requests("GET", "/customers")
+      assert.equal(5, #log)
+      for _, r in ipairs(log) do
+        assert.equal("true", r.headers["skip-count"])
+        assert.matches("per_page=200", r.query, 1, true)
+      end
+      -- page() keeps the count: no Skip-Count, Paddle's default page size
+      mark()
+      local page = assert(client.customers.page())
+      assert.is_nil(requests()[1].headers["skip-count"])
+      assert.equal(50, #page.data)
+    end)
+
+    it("find_by_email and ensure of an existing customer make one request", function()
+      create("once@example.com")
+      mark()
+      assert.equal(1, #assert(client.customers.find_by_email("once@example.com")))
+      assert.equal(1, #requests())
+      mark()
+      local _, created = assert(client.customers.ensure { email = "once@example.com" })
+      assert.is_false(created)
+      assert.equal(1, #requests())
+      mark()
+      local _, created2 = assert(client.customers.ensure { email = "twice@example.com" })
+      assert.is_true(created2)
+      assert.equal(2, #requests())
     end)
 
     it("honours the server's per_page clamp (200) and still returns everything", function()
@@ -498,8 +535,8 @@ describe("client.customers", function()
       raises("customer_id must be a customer id", function()
         client.customers.get("add_01hv6y1jedq4p1n0yqn5ba3ky4")
       end)
-      raises("got nil", function() client.customers.archive() end)
-      raises("got number", function() client.customers.update(42, {}) end)
+      raises("got a nil", function() client.customers.archive() end)
+      raises("got 42 (a number)", function() client.customers.update(42, {}) end)
       assert.equal(0, #requests())
     end)
 

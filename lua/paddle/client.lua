@@ -1,16 +1,20 @@
--- A Paddle client: options, the request loop and error values.
---
--- The policy (which failures to retry, how long to back off, pacing and the
--- 429 block) is the C session's; this loop only asks it and sleeps. The loop
--- is in Lua because cosockets cannot yield across a C call.
+-- A Paddle client object: checked options, the C session (key, retry policy,
+-- pacing), its transports and limiter, and the one place a call goes through
+-- (Client:send). The loop of attempts is paddle.request_loop's; the shape
+-- checks of answers are paddle.response's; resources add client.customers &
+-- co. on top (paddle.resources).
 local core = require "paddle.core"
 local errors = require "paddle.errors"
 local json = require "paddle.json"
+local options = require "paddle.options"
+local request_loop = require "paddle.request_loop"
+local response = require "paddle.response"
 local url = require "paddle.url"
 
 local error = error
+local find = string.find
 local format = string.format
-local getenv = os.getenv
+local io_stderr = io.stderr
 local pairs = pairs
 local require = require
 local pcall = pcall
@@ -22,136 +26,23 @@ local ngx = ngx -- luacheck: ignore (nil outside OpenResty)
 
 local _M = {}
 
-_M.BASE_URLS = {
-  production = "https://api.paddle.com",
-  sandbox = "https://sandbox-api.paddle.com",
-}
+_M.BASE_URLS = options.BASE_URLS
 
 local METHODS = { GET = true, POST = true, PATCH = true, PUT = true, DELETE = true }
 
--- Headers the library owns: a user's `headers` option cannot replace them.
-local RESERVED_HEADERS = {
-  authorization = true, ["content-type"] = true, ["content-length"] = true,
-  host = true, ["paddle-version"] = true, accept = true,
+-- Longer URLs are refused before sending (servers refuse them anyway).
+local MAX_URL = 16384
+
+local Client = {}
+local ClientMT = {
+  __name = "paddle.Client",
+  __index = Client,
+  __metatable = false,
 }
 
-local function is_integer(v)
-  return type(v) == "number" and v % 1 == 0
-end
-
--- Option checks raise without a position; new() re-raises at its caller.
-local function option_error(name, want)
-  error("paddle.new: option '" .. name .. "' must be " .. want, 0)
-end
-
-local function check_number(opts, name, default, min)
-  local v = opts[name]
-  if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < min then
-    option_error(name, "a number >= " .. min)
-  end
-  return v
-end
-
-local function check_string(opts, name)
-  local v = opts[name]
-  if v ~= nil and (type(v) ~= "string" or v == "") then option_error(name, "a non-empty string") end
-  return v
-end
-
-local function environment_of(api_key, explicit)
-  if explicit ~= nil and explicit ~= "sandbox" and explicit ~= "production" then
-    option_error("environment", '"sandbox" or "production"')
-  end
-  local from_key = (sub(api_key, 1, 9) == "pdl_sdbx_" and "sandbox")
-    or (sub(api_key, 1, 9) == "pdl_live_" and "production") or nil
-  if explicit and from_key and explicit ~= from_key then
-    error(format("paddle.new: environment %q contradicts the API key, which is a %s key",
-      explicit, from_key), 0)
-  end
-  return explicit or from_key or "production" -- keys without a prefix predate sandbox keys
-end
-
-local function check_base_url(v)
-  if v == nil then return nil end
-  if type(v) ~= "string" or not v:match("^[hH][tT][tT][pP][sS]?://[^/?#%s]+[^?#%s]*$") then
-    option_error("base_url", "an http(s) URL without query or fragment")
-  end
-  return (v:gsub("/+$", ""))
-end
-
-local function check_rate_limit(v)
-  if v == false then return nil end
-  if v == nil then return { requests = 240, per = 60 } end -- Paddle's documented limit
-  if type(v) ~= "table" or not is_integer(v.requests) or v.requests < 1
-    or type(v.per) ~= "number" or v.per ~= v.per or v.per <= 0 then
-    option_error("rate_limit", "false or { requests = <integer >= 1>, per = <seconds > 0> }")
-  end
-  return { requests = v.requests, per = v.per }
-end
-
-local function check_headers(v)
-  if v == nil then return {} end
-  if type(v) ~= "table" then option_error("headers", "a table of name = value strings") end
-  local copy = {}
-  for name, value in pairs(v) do
-    if type(name) ~= "string" or type(value) ~= "string" or name:find("[%c:%s]") or value:find("%c") then
-      option_error("headers", "a table of name = value strings without control characters")
-    end
-    if RESERVED_HEADERS[name:lower()] then
-      option_error("headers", "free of " .. name .. " (lua-paddle sets it)")
-    end
-    copy[name] = value
-  end
-  return copy
-end
-
--- Normalised options; raises on misuse. The key is handed to C and dropped.
-function _M.check_options(opts)
-  if type(opts) ~= "table" then error("paddle.new: expected a table of options", 0) end
-  local api_key = opts.api_key
-  if type(api_key) ~= "string" or api_key == "" then
-    error("paddle.new: option 'api_key' must be a non-empty string", 0)
-  end
-  if api_key:find("[%c%s]") then
-    error("paddle.new: option 'api_key' contains whitespace or control characters", 0)
-  end
-  local environment = environment_of(api_key, opts.environment)
-  local transport = opts.transport
-  if transport ~= nil and transport ~= "curl" and transport ~= "ngx" then
-    option_error("transport", '"curl" or "ngx"')
-  end
-  if opts.on_request ~= nil and type(opts.on_request) ~= "function" then
-    option_error("on_request", "a function")
-  end
-  local max_retries = check_number(opts, "max_retries", 3, 0)
-  if not is_integer(max_retries) then option_error("max_retries", "an integer >= 0") end
-  local ca_file = check_string(opts, "ca_file")
-  local ca_path = check_string(opts, "ca_path")
-  if not ca_file and not ca_path then -- the variables curl and OpenSSL users expect
-    ca_file = getenv("CURL_CA_BUNDLE") or getenv("SSL_CERT_FILE")
-    ca_path = getenv("SSL_CERT_DIR")
-    if ca_file == "" then ca_file = nil end
-    if ca_path == "" then ca_path = nil end
-  end
-  return {
-    api_key = api_key,
-    environment = environment,
-    base_url = check_base_url(opts.base_url) or _M.BASE_URLS[environment],
-    timeout = check_number(opts, "timeout", 60, 0.001),
-    connect_timeout = check_number(opts, "connect_timeout", 10, 0.001),
-    max_retries = max_retries,
-    max_retry_wait = check_number(opts, "max_retry_wait", 60, 0),
-    backoff_base = check_number(opts, "backoff_base", 0.5, 0),
-    rate_limit = check_rate_limit(opts.rate_limit),
-    ca_file = ca_file,
-    ca_path = ca_path,
-    proxy = check_string(opts, "proxy"),
-    headers = check_headers(opts.headers),
-    on_request = opts.on_request,
-    transport = transport,
-    shared_dict = check_string(opts, "shared_dict"),
-  }
+function ClientMT.__tostring(self)
+  return format("paddle.Client (%s, %s%s, key redacted)", self.environment, self.base_url,
+    self._closed and ", closed" or "")
 end
 
 -- True inside an nginx phase where cosockets work.
@@ -165,233 +56,216 @@ local function user_agent(transport_name, transport_version)
     or "libcurl", transport_version or "?")
 end
 
--- A short, printable excerpt of a body that was not the JSON we expected.
-local function snippet(body)
-  local s = sub(body or "", 1, 120):gsub("[%c]+", " ")
-  if #(body or "") > 120 then s = s .. "..." end
-  return s
+-- The request headers of one transport: plain, and for list walks with
+-- Skip-Count (Paddle answers faster when it need not count the matches).
+local function header_sets(o, transport_name, transport_version)
+  local plain = {
+    ["Accept"] = "application/json",
+    ["Paddle-Version"] = "1",
+    ["User-Agent"] = user_agent(transport_name, transport_version),
+  }
+  for name, value in pairs(o.headers) do
+    if name:lower() == "user-agent" then plain["User-Agent"] = nil end -- one User-Agent line
+    plain[name] = value
+  end
+  local skip = { ["Skip-Count"] = "true" }
+  for name, value in pairs(plain) do skip[name] = value end
+  local with_body = { ["Content-Type"] = "application/json" }
+  for name, value in pairs(plain) do with_body[name] = value end
+  return { plain = plain, skip_count = skip, body = with_body }
 end
 
-local function error_from_response(res, attempts, retry_after)
-  local request_id = res.headers["request-id"]
-  local decoded = res.body ~= "" and json.decode(res.body) or nil
-  local e = type(decoded) == "table" and decoded.error
-  if type(e) == "table" then
-    local meta = type(decoded.meta) == "table" and decoded.meta or {}
-    return errors.new {
-      type = e.type, code = e.code, detail = e.detail, documentation_url = e.documentation_url,
-      errors = type(e.errors) == "table" and e.errors or nil, status = res.status,
-      request_id = type(meta.request_id) == "string" and meta.request_id or request_id,
-      retry_after = retry_after, attempts = attempts,
+local function default_warn()
+  if ngx then
+    return function(msg) ngx.log(ngx.WARN, "lua-paddle: ", msg) end
+  end
+  return function(msg) io_stderr:write("lua-paddle: warning: ", msg, "\n") end
+end
+
+-- The limiter the loop asks before each send: the session's own window, or
+-- a shared store (paddle.limiter) when the `limiter` option names one.
+local function make_limiter(o, session, now, warn)
+  if o.limiter then
+    local shared = require("paddle.limiter").new(o.limiter, o.rate_limit or nil, session,
+      { warn = warn, now = now })
+    return {
+      acquire = function(t) return shared:acquire(t) end,
+      share_block = function(seconds) shared:share_block(seconds) end,
+      close = function() shared:close() end,
     }
   end
-  return errors.new {
-    type = "decode_error", code = "invalid_response", status = res.status,
-    detail = "HTTP " .. res.status .. " with a non-JSON body: " .. snippet(res.body),
-    request_id = request_id, retry_after = retry_after, attempts = attempts,
+  return {
+    acquire = function(t) return session:acquire(t) end,
+    share_block = function() end, -- the session already holds the block
+    close = function() end,
   }
 end
 
-local function result_from_response(res, attempts)
-  if res.body == "" then return true, { request_id = res.headers["request-id"] } end
-  local decoded, err = json.decode(res.body)
-  if type(decoded) ~= "table" then
-    return nil, errors.new {
-      type = "decode_error", code = "invalid_response", status = res.status,
-      detail = "HTTP " .. res.status .. " body is not JSON (" .. tostring(err) .. "): " .. snippet(res.body),
-      request_id = res.headers["request-id"], attempts = attempts,
-    }
-  end
-  if decoded.data == nil then return decoded, nil end
-  return decoded.data, decoded.meta
-end
+-- One clock per client so pacing stays consistent across transports.
+local now = ngx and function() ngx.update_time(); return ngx.now() end or core.monotonic
 
--- Bridge to the transport interface (set_headers, then send returning
--- status, body, request_id, retry_after) until the client object calls it
--- itself; a transport without set_headers keeps the old send. (H1: minimal.)
-local function send(t, session, method, full, headers, body, timeout)
-  if not t.set_headers then return t.send(session, method, full, headers, body) end
-  local lines = {}
-  for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
-  table.sort(lines)
-  local signature = table.concat(lines, "\n")
-  if t.header_signature ~= signature then
-    t.set_headers(headers)
-    t.header_signature = signature
+-- new(opts[, who]) -> client. Raises (level 0) on misuse; paddle.new
+-- re-raises at its caller's line.
+function _M.new(opts, who)
+  local o = options.check(opts, who or "paddle.new")
+  if o.limiter and o.limiter:find("^ngx:") and not ngx then
+    error((who or "paddle.new") .. ": limiter " .. o.limiter .. " (shared_dict) needs OpenResty", 0)
   end
-  local status, a, b, c = t.send(session, method, full, body, timeout, false)
-  if not status then return nil, { code = a, detail = b, sent = c } end
-  return { status = status, body = a, headers = { ["request-id"] = b, ["retry-after"] = c } }
-end
-
--- new(opts) -> client with client.request(method, path, { query, body })
-function _M.new(opts)
-  local valid, o = pcall(_M.check_options, opts)
-  if not valid then error(o, 2) end
-  if o.shared_dict and not ngx then error("paddle.new: option 'shared_dict' needs OpenResty", 2) end
-  -- With a shared dict the window lives there; the session keeps the key,
-  -- the retry policy and this client's view of the 429 block.
-  local own_window = o.rate_limit and not o.shared_dict
   local session = core.session {
     api_key = o.api_key,
     max_retries = o.max_retries,
     max_retry_wait = o.max_retry_wait,
     backoff_base = o.backoff_base,
-    rate_requests = own_window and o.rate_limit.requests or 0,
-    rate_per = own_window and o.rate_limit.per or 0,
+    -- With a shared limiter the window lives in its store.
+    rate_requests = (o.rate_limit and not o.limiter) and o.rate_limit.requests or 0,
+    rate_per = (o.rate_limit and not o.limiter) and o.rate_limit.per or 0,
   }
   o.api_key = nil
-  local limiter
-  if o.shared_dict then
-    local ok, shared = pcall(require("paddle.ngx.limiter").new, o.shared_dict, o.rate_limit, session)
-    if not ok then error(shared, 2) end
-    limiter = shared
-  end
-  local function acquire(t)
-    if limiter then return limiter.acquire(t) end
-    return session:acquire(t)
-  end
-  local base_url, origin = o.base_url, url.origin(o.base_url)
-  local on_request = o.on_request
-  local transports = {}
-
-  -- One clock per client so pacing stays consistent across transports.
-  local now = ngx and function() ngx.update_time(); return ngx.now() end or core.monotonic
-
-  local function transport_for_this_call()
-    local name = o.transport or (cosockets_available() and "ngx" or "curl")
-    local t = transports[name]
-    if not t then
-      local module = require(name == "ngx" and "paddle.ngx.transport" or "paddle.transport_curl")
-      t = module.new(o)
-      t.user_agent = user_agent(name, module.version)
-      transports[name] = t
-    end
-    return t
-  end
-
-  local client = {
+  local self = setmetatable({
     environment = o.environment,
-    base_url = base_url,
-  }
-
-  -- Request checks raise without a position; perform() re-raises at its caller.
-  local function target_url(path, query)
-    local full
-    if type(path) ~= "string" then error("request: path must be a string", 0) end
-    if path:find("[%s%c]") then error("request: path contains whitespace or control characters", 0) end
-    if sub(path, 1, 1) == "/" then
-      full = base_url .. path
-    elseif url.origin(path) then
-      -- Absolute URLs (pagination's `next`) must point at our own API: the
-      -- key is never sent anywhere else.
-      if url.origin(path) ~= origin then
-        error("request: URL " .. path .. " is not on " .. base_url, 0)
-      end
-      full = path
-    else
-      error("request: path must start with '/'", 0)
-    end
-    if query ~= nil then
-      if type(query) ~= "table" then error("request: query must be a table", 0) end
-      local qs = url.encode_query(query)
-      if qs ~= "" then full = full .. (full:find("?", 1, true) and "&" or "?") .. qs end
-    end
-    return full
-  end
-
-  local function prepare(method, path, params)
-    if type(method) ~= "string" or not METHODS[method] then
-      error("request: method must be one of GET, POST, PATCH, PUT, DELETE", 0)
-    end
-    if params ~= nil and type(params) ~= "table" then error("request: options must be a table", 0) end
-    params = params or {}
-    local full = target_url(path, params.query)
-    local body
-    if params.body ~= nil then
-      local encode_err
-      body, encode_err = json.encode(params.body)
-      if not body then error("request: " .. encode_err, 0) end
-    end
-    return full, body
-  end
-
-  local function perform(method, path, params)
-    local ok, full, body = pcall(prepare, method, path, params)
-    if not ok then error(full, 2) end
-
-    local t = transport_for_this_call()
-    local headers = {
-      ["Accept"] = "application/json",
-      ["Paddle-Version"] = "1",
-      ["User-Agent"] = t.user_agent,
-    }
-    for name, value in pairs(o.headers) do
-      if name:lower() == "user-agent" then headers["User-Agent"] = nil end -- one User-Agent line
-      headers[name] = value
-    end
-    if body then headers["Content-Type"] = "application/json" end
-
-    local attempt = 0
-    while true do
-      local wait, why = acquire(now())
-      if wait > 0 then
-        if why == "blocked" and wait > o.max_retry_wait then
-          return nil, errors.new {
-            type = "request_error", code = "too_many_requests", status = 429,
-            detail = format("still blocked by Paddle after an earlier 429 for %.0f s", wait),
-            retry_after = wait, attempts = attempt,
-          }
-        end
-        t.sleep(wait)
-      else
-        attempt = attempt + 1
-        local started = now()
-        local res, failure = send(t, session, method, full, headers, body, o.timeout)
-        local retry_after = res and res.headers["retry-after"]
-        local action, delay = session:decide(method, attempt, res and res.status,
-          failure and failure.code, failure and failure.sent, retry_after, now())
-        if limiter and res and res.status == 429 then limiter.share_block() end
-        if on_request then
-          on_request {
-            method = method, url = full, attempt = attempt, transport = t.name,
-            status = res and res.status, error = failure and failure.code,
-            request_id = res and res.headers["request-id"], duration = now() - started,
-            retry_in = action == "retry" and delay or nil,
-          }
-        end
-        if action == "retry" then
-          t.sleep(delay)
-        elseif failure then
-          return nil, errors.new {
-            type = "transport_error", code = failure.code, detail = failure.detail,
-            attempts = attempt,
-          }
-        elseif res.status >= 200 and res.status < 300 then
-          return result_from_response(res, attempt)
-        else
-          return nil, error_from_response(res, attempt,
-            action == "give_up" and delay or (retry_after and core.retry_after(retry_after)))
-        end
-      end
-    end
-  end
-
-  client.request = perform
-
-  -- Frees the connection and wipes the key; the client is unusable after.
-  function client.close()
-    for _, t in pairs(transports) do t.close() end
+    base_url = o.base_url,
+    _origin = url.origin(o.base_url),
+    _options = o,
+    _session = session,
+    _transports = {}, -- name -> { transport, ctx, headers, current }
+    _closed = false,
+  }, ClientMT)
+  local ok, limiter = pcall(make_limiter, o, session, now, o.on_warning or default_warn())
+  if not ok then
     session:close()
+    error(limiter, 0)
   end
-
-  return setmetatable(client, {
-    __name = "paddle.Client",
-    __tostring = function()
-      return format("paddle.Client (%s, %s, key redacted)", o.environment, base_url)
-    end,
-    __metatable = false,
-  })
+  self._limiter = limiter
+  -- client.request(...) and client:request(...) both work.
+  self.request = function(first, ...)
+    if first == self then return Client.request(self, ...) end
+    return Client.request(self, first, ...)
+  end
+  self.close = function() return Client.close(self) end
+  return self
 end
+
+-- The transport for this call (cosockets where nginx allows them, else
+-- libcurl), made on first use with its loop context.
+function Client:_transport()
+  local o = self._options
+  local name = o.transport or (cosockets_available() and "ngx" or "curl")
+  local entry = self._transports[name]
+  if entry then return entry end
+  local module = require(name == "ngx" and "paddle.ngx.transport" or "paddle.transport_curl")
+  local t = module.new(o)
+  t.name = t.name or name
+  entry = {
+    transport = t,
+    headers = header_sets(o, name, module.version),
+    ctx = {
+      session = self._session, transport = t, now = now, sleep = t.sleep, limiter = self._limiter,
+      timeout = o.timeout, attempt_timeout = o.attempt_timeout, max_retry_wait = o.max_retry_wait,
+      on_request = o.on_request,
+    },
+  }
+  self._transports[name] = entry
+  return entry
+end
+
+local function closed_error(level)
+  error("paddle: client is closed", level + 1)
+end
+
+-- The one way out: method, a path (or an absolute URL on base_url), the
+-- query string (already encoded), the JSON body (already encoded), what the
+-- answer must look like (paddle.response) and whether it is a list walk.
+-- Arguments are trusted: resources and request() check them first.
+function Client:send(method, target, query_string, body, expect, prefix, walk)
+  if self._closed then closed_error(2) end
+  local full = sub(target, 1, 1) == "/" and self.base_url .. target or target
+  if query_string and query_string ~= "" then
+    full = full .. (find(full, "?", 1, true) and "&" or "?") .. query_string
+  end
+  if #full > MAX_URL then
+    return nil, errors.new {
+      type = "client_error", code = "request_too_large",
+      detail = format("the URL would be %d bytes long; at most %d are sent", #full, MAX_URL),
+    }
+  end
+  local entry = self:_transport()
+  local t = entry.transport
+  local headers = body and entry.headers.body or (walk and entry.headers.skip_count or entry.headers.plain)
+  if entry.current ~= headers then
+    t.set_headers(headers)
+    entry.current = headers
+  end
+  local status, b, request_id, attempts, give_up_wait, retry_after =
+    request_loop.run(entry.ctx, method, full, body, walk or false)
+  if not status then return nil, b end
+  local keep_null = self._options.keep_null
+  if status >= 200 and status < 300 then
+    return response.decode(expect, prefix, status, b, request_id, attempts, keep_null)
+  end
+  local wait = give_up_wait or (retry_after and core.retry_after(retry_after))
+  return nil, response.error(status, b, request_id, attempts, wait, keep_null)
+end
+
+-- Checks of client.request's arguments; raise without a position.
+local function target_of(self, path)
+  if type(path) ~= "string" then error("request: path must be a string, got a " .. type(path), 0) end
+  if find(path, "[%s%c]") then error("request: path contains whitespace or control characters", 0) end
+  if sub(path, 1, 1) == "/" then return path end
+  local origin = url.origin(path)
+  if not origin then error("request: path must start with '/'", 0) end
+  -- Absolute URLs (pagination's `next`) must point at our own API: the key
+  -- is never sent anywhere else.
+  if origin ~= self._origin then error("request: URL " .. path .. " is not on " .. self.base_url, 0) end
+  return path
+end
+
+local function check_request(self, method, path, params)
+  if type(method) ~= "string" or not METHODS[method] then
+    error("request: method must be one of GET, POST, PATCH, PUT, DELETE, got " .. format("%q", method), 0)
+  end
+  local target = target_of(self, path)
+  if params == nil then return target end
+  if type(params) ~= "table" then error("request: options must be a table, got a " .. type(params), 0) end
+  for k in pairs(params) do
+    if k ~= "query" and k ~= "body" then
+      error("request: unknown option '" .. tostring(k) .. "' (expected query, body)", 0)
+    end
+  end
+  local query_string, body
+  if params.query ~= nil then
+    if type(params.query) ~= "table" then error("request: query must be a table", 0) end
+    query_string = url.encode_query(params.query)
+  end
+  if params.body ~= nil then
+    local encode_err
+    body, encode_err = json.encode(params.body)
+    if not body then error("request: " .. encode_err, 0) end
+  end
+  return target, query_string, body
+end
+
+-- client:request(method, path[, { query = {...}, body = {...} }])
+--   -> data, meta | nil, err   (any endpoint; misuse raises at the caller)
+function Client:request(method, path, params)
+  if self._closed then closed_error(2) end
+  local ok, target, query_string, body = pcall(check_request, self, method, path, params)
+  if not ok then error(target, 2) end
+  return self:send(method, target, query_string, body, method == "DELETE" and "none" or nil)
+end
+
+function Client:is_closed()
+  return self._closed
+end
+
+-- Frees the connections and wipes the key; the client is unusable after.
+function Client:close()
+  if self._closed then return end
+  self._closed = true
+  for _, entry in pairs(self._transports) do entry.transport.close() end
+  self._limiter.close()
+  self._session:close()
+end
+
+ClientMT.__close = Client.close -- Lua 5.4: local c <close> = paddle.new{...}
 
 return _M

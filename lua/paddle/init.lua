@@ -6,7 +6,6 @@ local resources = require "paddle.resources"
 
 local error = error
 local getenv = os.getenv
-local gsub = string.gsub
 local pairs = pairs
 local pcall = pcall
 local require = require
@@ -21,50 +20,32 @@ local _M = {
   array = json.array,  -- mark a table as a JSON array even when empty
 }
 
--- paddle.new{ api_key = ..., ... } -> client with client.customers, ...
--- (see README: Client options). A bad option raises at the caller's line.
-function _M.new(opts)
-  local ok, c = pcall(client.new, opts)
-  if not ok then error(c, 2) end
+-- Creates a client with resources; a bad option raises at `level` (as error's).
+local function make(opts, who, level)
+  local ok, c = pcall(client.new, opts, who)
+  if not ok then error(c, level + 1) end
   return resources.attach(c)
+end
+
+-- paddle.new{ api_key = ..., ... } -> client with client.customers, ...
+-- Absent options come from PADDLE_API_KEY, PADDLE_ENVIRONMENT and
+-- PADDLE_BASE_URL (see docs/client.md). A bad option raises at the caller's line.
+function _M.new(opts)
+  local c = make(opts, "paddle.new", 2) -- not a tail call: level 2 must be our caller
+  return c
 end
 
 ---------------------------------------------------------------------------
 -- The default client behind paddle.customers, paddle.addresses, ...
 ---------------------------------------------------------------------------
 
-local ENV = { api_key = "PADDLE_API_KEY", environment = "PADDLE_ENVIRONMENT", base_url = "PADDLE_BASE_URL" }
-
 local default_client
 
-local function from_env(opts)
-  for option, variable in pairs(ENV) do
-    local v = getenv(variable)
-    if opts[option] == nil and v ~= nil and v ~= "" then opts[option] = v end
-  end
-  return opts
-end
-
--- Creates a client with resources; a bad option raises at `level` (as error's).
-local function make(opts, who, level)
-  local ok, c = pcall(client.new, opts)
-  if not ok then error((gsub(c, "^paddle%.new:", who .. ":")), level) end
-  return resources.attach(c)
-end
-
--- paddle.configure{ api_key = ..., <any paddle.new option> } -> the default
--- client. Without api_key, PADDLE_API_KEY, PADDLE_ENVIRONMENT and
--- PADDLE_BASE_URL fill in api_key, environment and base_url.
+-- paddle.configure{ <any paddle.new option> } -> the default client.
 function _M.configure(opts)
-  if type(opts) ~= "table" then error("paddle.configure: expected a table of options", 2) end
-  local copy = {}
-  for k, v in pairs(opts) do copy[k] = v end
-  if copy.api_key == nil then from_env(copy) end
-  if copy.api_key == nil then
-    error("paddle.configure: no api_key: pass api_key or set PADDLE_API_KEY", 2)
-  end
-  default_client = make(copy, "paddle.configure", 3)
-  return default_client
+  local c = make(opts, "paddle.configure", 2) -- not a tail call
+  default_client = c
+  return c
 end
 
 -- The default client, made from the environment on first use when
@@ -72,12 +53,12 @@ end
 -- there is no key or an environment variable is wrong.
 local function get_default(level)
   if default_client then return default_client end
-  local opts = from_env({})
-  if opts.api_key == nil then
+  local key = getenv("PADDLE_API_KEY")
+  if key == nil or key == "" then
     error("paddle: no default client: set PADDLE_API_KEY or call paddle.configure{ api_key = ... }",
       level)
   end
-  default_client = make(opts, "paddle (from PADDLE_* environment variables)", level + 1)
+  default_client = make({}, "paddle (from PADDLE_* environment variables)", level)
   return default_client
 end
 

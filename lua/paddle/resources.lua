@@ -8,8 +8,10 @@
 local ids = require "paddle.ids"
 local json = require "paddle.json"
 local pager = require "paddle.pager"
+local url = require "paddle.url"
 
 local concat = table.concat
+local encode_query = url.encode_query
 local error = error
 local find = string.find
 local format = string.format
@@ -75,6 +77,12 @@ local function create(path, body) return { "POST", path, body = body } end
 local function update(path, body) return { "PATCH", path, body = body } end
 local function set_status(path, status) return { "PATCH", path, fixed = { status = status } } end
 
+-- The prefix of the id each namespace's entities carry.
+local ENTITY_PREFIX = {
+  customers = "ctm", addresses = "add", businesses = "biz", payment_methods = "paymtd",
+  subscriptions = "sub", events = "evt",
+}
+
 local C = "/customers/{customer_id}"
 
 local RESOURCES = {
@@ -85,9 +93,13 @@ local RESOURCES = {
     update = update(C, CUSTOMER_BODY),
     archive = set_status(C, "archived"),
     unarchive = set_status(C, "active"),
-    credit_balances = { "GET", C .. "/credit-balances", query = { currency_code = STRINGS } },
-    auth_token = { "POST", C .. "/auth-token" },
-    portal_session = create(C .. "/portal-sessions", PORTAL_BODY),
+    credit_balances = {
+      "GET", C .. "/credit-balances", query = { currency_code = STRINGS }, expect = "array",
+    },
+    auth_token = { "POST", C .. "/auth-token", expect = "object" },
+    portal_session = {
+      "POST", C .. "/portal-sessions", body = PORTAL_BODY, expect = "entity", prefix = "cpls",
+    },
     -- GET /subscriptions?customer_id=ctm_...: the id argument goes to the query.
     subscriptions = list("/subscriptions", CUSTOMER_SUBSCRIPTION_QUERY, { "customer_id" }),
   },
@@ -135,9 +147,10 @@ end
 local function shown(v)
   if type(v) == "string" then
     if #v > 60 then v = sub(v, 1, 60) .. "..." end
-    return format("%q", v)
+    return format("%q (a string)", v)
   end
-  return type(v)
+  if type(v) == "number" then return format("%.17g (a number)", v) end
+  return "a " .. type(v)
 end
 
 local function misuse(label, message)
@@ -200,7 +213,8 @@ local function check_query(label, spec, params)
   for name, v in pairs(params) do
     local p = type(name) == "string" and spec[name]
     if not p then
-      misuse(label, "unknown parameter " .. shown(name) .. " (expected one of: "
+      local what = type(name) == "string" and format("%q", name) or shown(name)
+      misuse(label, "unknown parameter " .. what .. " (expected one of: "
         .. concat(sorted_keys(spec), ", ") .. ")")
     end
     local kind = p.kind
@@ -211,7 +225,7 @@ local function check_query(label, spec, params)
       query[name] = v
     elseif kind == "per_page" then
       if type(v) ~= "number" or v % 1 ~= 0 or v < 1 or v > 2147483647 then
-        misuse(label, "parameter 'per_page' must be an integer >= 1, got " .. tostring(v))
+        misuse(label, "parameter 'per_page' must be an integer >= 1, got " .. shown(v))
       end
       query[name] = v
     elseif kind == "boolean" then
@@ -273,9 +287,9 @@ local function check_body(label, spec, fields)
       body[name] = copy_json(label, v, name, 1)
     end
   end
-  local ok, err = json.encode(body)
-  if not ok then misuse(label, err) end
-  return body
+  local encoded, err = json.encode(body)
+  if not encoded then misuse(label, err) end
+  return encoded
 end
 
 ---------------------------------------------------------------------------
@@ -289,8 +303,15 @@ local function placeholders(template)
   return names
 end
 
+-- What each operation answers (paddle.response's expectations).
+local function expectation(ns_name, op)
+  if op.returns == "each" or op.returns == "page" then return "list" end
+  if op.expect then return op.expect, op.prefix end
+  if op[1] == "DELETE" then return "none" end
+  return "entity", ENTITY_PREFIX[ns_name]
+end
+
 local function build(client, namespace, ns_name, fn_name, op)
-  local request = client.request
   local label = ns_name .. "." .. fn_name
   local method, template = op[1], op[2]
   local args = op.args or placeholders(template)
@@ -298,12 +319,15 @@ local function build(client, namespace, ns_name, fn_name, op)
   local takes_table = op.query ~= nil or op.body ~= nil
   local max_args = nargs + (takes_table and 1 or 0)
   local returns = op.returns
+  local expect, prefix = expectation(ns_name, op)
+  local fixed_body = op.fixed and json.encode(op.fixed)
 
   local function prepare(...)
     if select(1, ...) == namespace then
       misuse(label, "call it with a dot: " .. ns_name .. "." .. fn_name .. "(...), not " .. ns_name .. ":"
         .. fn_name .. "(...)")
     end
+    if client._closed then misuse("paddle", "client is closed") end
     local count = select("#", ...)
     if count > max_args then
       misuse(label, "expected " .. (max_args == 0 and "no arguments" or "at most " .. max_args
@@ -328,11 +352,9 @@ local function build(client, namespace, ns_name, fn_name, op)
       if in_query then
         for k, v in pairs(in_query) do query[k] = v end
       end
-      if next(query) == nil then query = nil end
     end
     if op.body then body = check_body(label, op.body, t) end
-    if op.fixed then body = copy_json(label, op.fixed, "body", 0) end
-    return path, query, body
+    return path, query, body or fixed_body
   end
 
   return function(...)
@@ -340,7 +362,8 @@ local function build(client, namespace, ns_name, fn_name, op)
     if not ok then error(path, 2) end
     if returns == "each" then return pager.each(client, path, query) end
     if returns == "page" then return pager.page(client, path, query) end
-    return request(method, path, { query = query, body = body })
+    local qs = query and next(query) ~= nil and encode_query(query) or nil
+    return client:send(method, path, qs, body, expect, prefix)
   end
 end
 
@@ -356,10 +379,11 @@ local function specials(client, namespace)
   end
 
   -- Every customer with exactly this email, active or archived, as an array
-  -- (usually of one), or nil, err.
+  -- (usually of one), or nil, err. One request: Paddle's email filter is
+  -- exact, and a page holds 200.
   local function find_by_email(email)
     local found = {}
-    local query = { email = email, status = { "active", "archived" } }
+    local query = { email = email, status = { "active", "archived" }, per_page = 200 }
     for customer, err in pager.each(client, "/customers", query) do
       if customer == false then return nil, err end
       found[#found + 1] = customer
@@ -370,10 +394,14 @@ local function specials(client, namespace)
   function namespace.find_by_email(email)
     local ok, err = pcall(check_email, "customers.find_by_email", email)
     if not ok then error(err, 2) end
+    if client._closed then error("paddle: client is closed", 2) end
     return find_by_email(email)
   end
 
   -- ensure(fields) -> customer, created | nil, err
+  -- One request when the customer exists (the lookup), two when it is
+  -- created (lookup + create); a create that races another gives 409 and
+  -- one more GET of the customer Paddle names.
   function namespace.ensure(fields)
     local ok, err = pcall(function()
       if type(fields) ~= "table" then
@@ -383,6 +411,7 @@ local function specials(client, namespace)
       check_body("customers.ensure", CUSTOMER_BODY, fields)
     end)
     if not ok then error(err, 2) end
+    if client._closed then error("paddle: client is closed", 2) end
 
     local found, find_err = find_by_email(fields.email)
     if not found then return nil, find_err end
@@ -411,7 +440,7 @@ end
 
 -- attach(client) -> client, with client.customers, client.addresses, ...
 function _M.attach(client)
-  if type(client) ~= "table" or type(client.request) ~= "function" then
+  if type(client) ~= "table" or type(client.send) ~= "function" then
     error("resources.attach: expected a client from paddle.new", 2)
   end
   for ns_name, ops in pairs(RESOURCES) do

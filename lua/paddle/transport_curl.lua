@@ -25,7 +25,7 @@ local _M = {
 
 function _M.new(opts)
   local handle = curl.new {
-    timeout = opts.timeout,
+    timeout = opts.attempt_timeout or opts.timeout, -- a default: each send passes its own
     connect_timeout = opts.connect_timeout,
     ca_file = opts.ca_file,
     ca_path = opts.ca_path,

@@ -12,6 +12,7 @@ local type = type
 local tonumber = tonumber
 local char = string.char
 local format = string.format
+local huge = math.huge
 
 local _M = {}
 
@@ -19,8 +20,11 @@ local function scalar(v, name)
   local tv = type(v)
   if tv == "string" then return escape(v) end
   if tv == "number" then
-    if v % 1 == 0 then return escape(format("%d", v)) end
-    return escape(tostring(v))
+    if v ~= v or v == huge or v == -huge then
+      error("query parameter '" .. name .. "' is " .. tostring(v) .. ", not a finite number", 0)
+    end
+    if v % 1 == 0 and v > -2^53 and v < 2^53 then return format("%d", v) end
+    return escape(format("%.17g", v))
   end
   if tv == "boolean" then return tostring(v) end
   error("query parameter '" .. name .. "' has a " .. tv .. " value", 0)

@@ -21,9 +21,12 @@ return {
     name = "customers API through cosockets, without loading libcurl",
     fn = function(t)
       admin(t, "POST", "/__mock/reset")
-      local transports = {}
+      local transports, request_ids = {}, {}
       local c = new_client(t, {
-        on_request = function(info) transports[#transports + 1] = info.transport end,
+        on_request = function(info)
+          transports[#transports + 1] = info.transport
+          request_ids[#request_ids + 1] = info.request_id or false
+        end,
       })
       local created = assert(c.customers.create { email = "nginx@example.com", name = "In nginx" })
       t.matches(created.id, "^ctm_")
@@ -40,6 +43,7 @@ return {
       local _, err = c.customers.get("ctm_01aaaaaaaaaaaaaaaaaaaaaaaa")
       t.equal(err.status, 404)
       for _, name in ipairs(transports) do t.equal(name, "ngx") end
+      for _, id in ipairs(request_ids) do t.truthy(id, "each answer's Request-Id reaches on_request") end
       t.truthy(#transports >= 5)
       t.equal(package.loaded["paddle.curl"], nil, "paddle.curl was loaded")
     end,

@@ -119,8 +119,9 @@ expect() { # name, expected status, expected message, actual "status body"
     not_ok "$1" "expected $2 $3, got: $4"
   fi
 }
-processed_count() { grep -cE "paddle webhook processed customer.created $1(,|\$)" "$TMP/logs/error.log"; }
-wait_processed() { # event id: until its processing is logged (bounded wait)
+processed_count() { grep -cE "paddle webhook stored customer.created $1(,|\$)" "$TMP/logs/error.log"; }
+spooled_count() { grep -c "\"event_id\":\"$1\"" "$TMP/paddle-events.jsonl"; }
+wait_processed() { # event id: until its storing is logged (bounded wait)
   for _ in $(seq 100); do
     [ "$(processed_count "$1")" -ge 1 ] && return 0
     sleep 0.05
@@ -133,7 +134,7 @@ now=$(date +%s)
 # --- a first delivery, then Paddle's retry of it ------------------------------
 event_body "$TMP/e1.json" evt_check_1
 expect "a signed event is accepted with 200" 200 accepted "$(post "$TMP/e1.json" "$(sign "$SECRET" "$now" "$TMP/e1.json")")"
-check "it is processed in a timer" wait_processed evt_check_1
+check "it is stored before the answer" wait_processed evt_check_1
 expect "a retried delivery (signed afresh) is acknowledged as a duplicate" 200 duplicate \
   "$(post "$TMP/e1.json" "$(sign "$SECRET" "$((now + 1))" "$TMP/e1.json")")"
 event_body "$TMP/e4.json" evt_check_4
@@ -182,10 +183,21 @@ if [ "$code" = 405 ]; then ok "GET is refused with 405"; else not_ok "GET is ref
 expect "the refused event was not claimed: a good delivery is accepted" 200 accepted "$(post "$TMP/e3.json" "$h3")"
 check "which is processed" wait_processed evt_check_3
 
+# --- the store fails: 500 (Paddle redelivers), and the redelivery is stored ---
+event_body "$TMP/e5.json" evt_check_5
+mv "$TMP/paddle-events.jsonl" "$TMP/spool.keep" && mkdir "$TMP/paddle-events.jsonl"
+expect "an event that cannot be stored is answered 500, not acknowledged" 500 "try again" \
+  "$(post "$TMP/e5.json" "$(sign "$SECRET" "$now" "$TMP/e5.json")")"
+rmdir "$TMP/paddle-events.jsonl" && mv "$TMP/spool.keep" "$TMP/paddle-events.jsonl"
+expect "Paddle's redelivery of it is stored and accepted" 200 accepted \
+  "$(post "$TMP/e5.json" "$(sign "$SECRET" "$((now + 1))" "$TMP/e5.json")")"
+
 # --- logs ---------------------------------------------------------------------
 wait_processed evt_check_4
-c=$(for e in 1 2 big 3 4; do processed_count "evt_check_$e"; done | tr -d '\n')
-if [ "$c" = 11111 ]; then ok "every event was processed exactly once"; else not_ok "every event was processed exactly once" "counts $c"; fi
+c=$(for e in 1 2 big 3 4 5; do processed_count "evt_check_$e"; done | tr -d '\n')
+if [ "$c" = 111111 ]; then ok "every event was stored exactly once"; else not_ok "every event was stored exactly once" "counts $c"; fi
+c=$(for e in 1 2 big 3 4 5; do spooled_count "evt_check_$e"; done | tr -d '\n')
+if [ "$c" = 111111 ]; then ok "each event is in the spool file once"; else not_ok "each event is in the spool file once" "counts $c"; fi
 check "rejections are logged with their code" grep -q "paddle webhook rejected: paddle: signature_mismatch" "$TMP/logs/error.log"
 if grep -q -e "$SECRET" -e "$OLD_SECRET" "$TMP/logs/error.log"; then
   not_ok "the error log never shows a secret"

@@ -15,10 +15,19 @@
 -- ", "), body, reused }. err is a paddle.errors value with
 -- type = "transport_error", code, detail, sent, reused and phase.
 --
+-- request() runs lua-resty-http's phases, each also a function of this module
+-- that returns true (or its result) or nil, err, so each can be used and tested
+-- alone: target(opts) (checked options, reusable across calls), header_block
+-- (the fixed request header lines), new_conn, connect, send_request, read_head
+-- (status line and headers), read_body, set_keepalive. The transport
+-- (paddle.ngx.transport) runs the same phases with a target and header block
+-- it keeps between calls. Heads are parsed and built in C (paddle.core).
+--
 -- Sockets live only for the duration of one call: they are never stored in
 -- module state. After a complete response that allows it the connection goes
 -- back to nginx's keepalive pool, otherwise it is closed; after any error it
 -- is closed.
+local core = require "paddle.core"
 local errors = require "paddle.errors"
 
 local ngx = ngx
@@ -31,11 +40,13 @@ local floor = math.floor
 local byte = string.byte
 local sub = string.sub
 local find = string.find
-local gmatch = string.gmatch
 local lower = string.lower
 local match = string.match
 local format = string.format
 local concat = table.concat
+local http_head = core.http_head
+local http_headers = core.http_headers
+local request_head = core.http_request_head
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -154,36 +165,39 @@ local function header_value(name, v, level)
   return v
 end
 
--- Builds the request head. Raises on misuse.
-local function build_head(method, path, host_header, headers, body, level)
-  level = level + 1
-  local out = { method, " ", path, " HTTP/1.1\r\n" }
-  local n = #out
+-- ---------------------------------------------------------------------------
+-- Phase 0: what stays the same between calls (checked once, then reused).
+
+local function check_header_name(name, level)
+  if type(name) ~= "string" or not match(name, "^[!#$%%&'*+.^_`|~%w-]+$") then
+    error("paddle.ngx.http: bad header name " .. format("%q", tostring(name)), level + 1)
+  end
+  return lower(name)
+end
+
+--- header_block(headers, host_header) -> lines, wants_close
+-- The request header lines every call with these headers sends (Host and
+-- Connection included, Content-Length and Authorization-from-a-session not),
+-- each ending in CRLF. Raises on misuse, never echoing a value.
+function _M.header_block(headers, host_header, level)
+  level = (level or 1) + 1
+  local out, n = {}, 0
   local has_host, wants_close = false, false
-  if headers ~= nil then
-    if type(headers) ~= "table" then error("paddle.ngx.http: headers must be a table", level) end
-    for name, value in pairs(headers) do
-      if type(name) ~= "string" or not match(name, "^[!#$%%&'*+.^_`|~%w-]+$") then
-        error("paddle.ngx.http: bad header name " .. format("%q", tostring(name)), level)
-      end
-      local lname = lower(name)
-      if lname == "transfer-encoding" then
-        error("paddle.ngx.http: Transfer-Encoding request bodies are not supported", level)
-      end
-      if lname == "connection" then
-        local v = header_value(name, value, level)
-        if find(lower(v), "close", 1, true) then wants_close = true end
-      elseif not OWN_HEADERS[lname] then
-        if lname == "host" then has_host = true end
-        local values = value
-        if type(value) ~= "table" then values = { value } end
-        for i = 1, #values do
-          out[n + 1] = name
-          out[n + 2] = ": "
-          out[n + 3] = header_value(name, values[i], level)
-          out[n + 4] = "\r\n"
-          n = n + 4
-        end
+  if headers ~= nil and type(headers) ~= "table" then
+    error("paddle.ngx.http: headers must be a table", level)
+  end
+  for name, value in pairs(headers or {}) do
+    local lname = check_header_name(name, level)
+    if lname == "transfer-encoding" then
+      error("paddle.ngx.http: Transfer-Encoding request bodies are not supported", level)
+    elseif lname == "connection" then
+      if find(lower(header_value(name, value, level)), "close", 1, true) then wants_close = true end
+    elseif not OWN_HEADERS[lname] then
+      if lname == "host" then has_host = true end
+      local values = type(value) == "table" and value or { value }
+      for i = 1, #values do
+        out[n + 1] = name .. ": " .. header_value(name, values[i], level) .. "\r\n"
+        n = n + 1
       end
     end
   end
@@ -191,418 +205,475 @@ local function build_head(method, path, host_header, headers, body, level)
     out[n + 1] = "Host: " .. host_header .. "\r\n"
     n = n + 1
   end
-  if body ~= nil then
-    out[n + 1] = "Content-Length: " .. #body .. "\r\n"
-    n = n + 1
-  elseif method == "POST" or method == "PUT" or method == "PATCH" then
-    out[n + 1] = "Content-Length: 0\r\n"
-    n = n + 1
-  end
-  out[n + 1] = wants_close and "Connection: close\r\n\r\n" or "Connection: keep-alive\r\n\r\n"
+  out[n + 1] = wants_close and "Connection: close\r\n" or "Connection: keep-alive\r\n"
   return concat(out), wants_close
 end
 
--- ---------------------------------------------------------------------------
--- One request's state and its failure values.
+local function target_from_fields(opts, level)
+  local scheme = lower(opts.scheme or "http")
+  if not DEFAULT_PORTS[scheme] then error("paddle.ngx.http: unsupported scheme " .. scheme, level) end
+  local host = opts.host
+  if type(host) ~= "string" or not match(host, "^[%w.-]+$") then
+    error("paddle.ngx.http: option 'host' must be a host name or address", level)
+  end
+  local port = opts.port or DEFAULT_PORTS[scheme]
+  if type(port) ~= "number" or port < 1 or port > 65535 or port % 1 ~= 0 then
+    error("paddle.ngx.http: option 'port' must be a port number", level)
+  end
+  local path = opts.path or "/"
+  if type(path) ~= "string" or sub(path, 1, 1) ~= "/" or find(path, "[%c ]") then
+    error("paddle.ngx.http: option 'path' must start with '/' and have no spaces", level)
+  end
+  return scheme, lower(host), port, path
+end
 
-local function fail(st, code, detail)
-  local sock = st.sock
+--- target(opts) -> target, path. The connection settings of opts (url or
+-- scheme/host/port/path, address, ssl_verify, timeouts, pool), checked, with
+-- the keep-alive pool name. A caller that talks to one origin keeps it.
+function _M.target(opts, level)
+  level = (level or 1) + 1
+  local scheme, host, port, path
+  if opts.url ~= nil then
+    scheme, host, port, path = parse_url(opts.url, level)
+  else
+    scheme, host, port, path = target_from_fields(opts, level)
+  end
+  local address = opts.address or host -- connect here instead of resolving host
+  if type(address) ~= "string" then error("paddle.ngx.http: option 'address' must be a string", level) end
+  local pool = opts.pool
+  if pool ~= nil and type(pool) ~= "string" then
+    error("paddle.ngx.http: option 'pool' must be a string", level)
+  end
+  local ssl_verify = opts.ssl_verify ~= false
+  -- Never hand a plain or unverified connection to a request that wants TLS
+  -- verification for another name.
+  pool = pool or format("paddle:%s:%s:%d:%s:%s", scheme, address, port, host, ssl_verify and "v" or "nv")
+  local pool_size = floor(positive(opts, "pool_size", level))
+  local host_header = host
+  if port ~= DEFAULT_PORTS[scheme] then host_header = host .. ":" .. port end
+  return {
+    scheme = scheme, host = host, port = port, address = address, host_header = host_header,
+    tls = scheme == "https", sni = sub(host, 1, 1) ~= "[" and host or nil, ssl_verify = ssl_verify,
+    pool = pool, pool_opts = { pool = pool, pool_size = pool_size < 1 and 1 or pool_size },
+    connect_timeout = positive(opts, "connect_timeout", level), timeout = positive(opts, "timeout", level),
+    keepalive_ms = floor(positive(opts, "keepalive_timeout", level) * 1000),
+    max_body_size = positive(opts, "max_body_size", level),
+    max_header_size = positive(opts, "max_header_size", level),
+    label = format("%s://%s:%d", scheme, host, port),
+  }, path
+end
+
+-- ---------------------------------------------------------------------------
+-- One request's state ("conn") and its failure values.
+
+--- new_conn(target, method[, timeout]) -> conn: one request's state.
+function _M.new_conn(target, method, timeout)
+  return {
+    target = target, method = method, timeout = timeout or target.timeout,
+    sock = false, sent = false, reused = false, phase = "connecting", deadline = 0, armed = 0,
+    buf = "",
+  }
+end
+
+local function fail(conn, code, detail)
+  local sock = conn.sock
   if sock then
-    st.sock = nil
+    conn.sock = false
     sock:close()
   end
   return nil, errors.new{
     type = "transport_error",
     code = code,
-    detail = st.target .. ": " .. detail,
-    sent = st.sent,
-    reused = st.reused,
-    phase = st.phase,
+    detail = conn.method .. " " .. conn.target.label .. ": " .. detail,
+    sent = conn.sent,
+    reused = conn.reused,
+    phase = conn.phase,
   }
 end
 
--- Sets the socket timeout from what is left of the request's budget.
-local function arm(st)
-  ngx.update_time()
-  local ms = floor((st.deadline - ngx.now()) * 1000)
+-- Sets the socket timeout from what is left of the request's budget. nginx's
+-- cached clock (ngx.now) moves on whenever a socket operation waited, so the
+-- timeout is only set again when time has passed since the last one.
+local function arm(conn)
+  local ms = floor((conn.deadline - ngx.now()) * 1000)
   if ms <= 0 then return false end
-  st.sock:settimeout(ms)
+  if ms ~= conn.armed then
+    conn.armed = ms
+    conn.sock:settimeout(ms)
+  end
   return true
 end
 
-local function budget_spent(st)
-  return fail(st, "timeout", "timed out after " .. st.timeout .. "s while " .. st.phase)
+local function budget_spent(conn)
+  return fail(conn, "timeout", "timed out after " .. conn.timeout .. "s while " .. conn.phase)
+end
+
+local function body_too_large(conn)
+  return fail(conn, "protocol_error", "response body larger than " .. conn.target.max_body_size .. " bytes")
 end
 
 -- Maps a socket error while reading to an error value. `incomplete` is the code
 -- for a connection that ended early.
-local function read_failed(st, err, incomplete, what)
+local function read_failed(conn, err, incomplete, what)
   if err == "timeout" then
-    return fail(st, "timeout", "timed out while " .. st.phase)
+    return fail(conn, "timeout", "timed out while " .. conn.phase)
   end
-  return fail(st, incomplete, what .. " (" .. tostring(err) .. ")")
+  return fail(conn, incomplete, what .. " (" .. tostring(err) .. ")")
 end
 
--- Reads bytes up to (not including) the delimiter the reader was made for,
--- at most `max` bytes. Returns the data, or nil, err, partial, too_long.
-local function read_until(st, reader, max)
-  local parts, n, size = {}, 0, 0
-  while true do
-    if not arm(st) then return nil, "timeout", concat(parts) end
-    local data, err, partial = reader(8192)
-    if not data then
-      if not err then return concat(parts) end
-      if partial and partial ~= "" then
-        n = n + 1
-        parts[n] = partial
-      end
-      return nil, err, concat(parts)
-    end
-    size = size + #data
-    if size > max then return nil, "too long", nil, true end
-    n = n + 1
-    parts[n] = data
-  end
-end
+-- ---------------------------------------------------------------------------
+-- Phase 1: connect (a pooled connection, or TCP and TLS under connect_timeout).
 
--- Reads exactly `len` bytes into parts[]. Returns true or nil, err.
-local function read_exact(st, len, parts)
-  local sock = st.sock
-  while len > 0 do
-    if not arm(st) then return nil, "timeout" end
-    local k = len > PIECE and PIECE or len
-    local data, err, partial = sock:receive(k)
-    if not data then
-      if partial and partial ~= "" then parts[#parts + 1] = partial end
-      return nil, err
+--- connect(conn) -> true | nil, err
+function _M.connect(conn)
+  local target = conn.target
+  local sock = ngx.socket.tcp()
+  local ct = conn.timeout < target.connect_timeout and conn.timeout or target.connect_timeout
+  ct = floor(ct * 1000)
+  if ct < 1 then ct = 1 end
+  sock:settimeouts(ct, ct, ct)
+  local ok, err = sock:connect(target.address, target.port, target.pool_opts)
+  if not ok then
+    local code = err == "timeout" and "timeout" or "connect_error"
+    return fail(conn, code, "connect to " .. target.address .. ":" .. target.port .. " failed ("
+      .. tostring(err) .. ")")
+  end
+  conn.sock = sock
+  conn.reused = (sock:getreusedtimes() or 0) > 0
+  if target.tls and not conn.reused then
+    conn.phase = "tls handshake"
+    ok, err = sock:sslhandshake(false, target.sni, target.ssl_verify)
+    if not ok then
+      if err == "timeout" then return fail(conn, "timeout", "TLS handshake timed out") end
+      return fail(conn, "tls_error", "TLS handshake failed (" .. tostring(err) .. ")")
     end
-    parts[#parts + 1] = data
-    len = len - k
   end
   return true
 end
 
-local function parse_head(head)
-  -- Lines end in CRLF; a bare CR or LF is not a line break in HTTP/1.1.
-  if find(head, "[^\r]\n") or find(head, "^\n") or find(head, "\r[^\n]") or find(head, "\r$") then
-    return nil, "bare CR or LF in the response head"
+-- ---------------------------------------------------------------------------
+-- Phase 2: send the request (head and body) under the total budget.
+
+--- send_request(conn, head, body) -> true | nil, err
+function _M.send_request(conn, head, body)
+  ngx.update_time()
+  conn.deadline = ngx.now() + conn.timeout
+  conn.phase = "sending the request"
+  if not arm(conn) then return budget_spent(conn) end
+  conn.sent = true -- from here on the server may have seen (part of) the request
+  local bytes, err
+  if body ~= nil and body ~= "" then
+    bytes, err = conn.sock:send({ head, body })
+  else
+    bytes, err = conn.sock:send(head)
   end
-  local status_line, rest = match(head, "^([^\r\n]*)(.*)$")
-  local major, minor, status, reason = match(status_line, "^HTTP/(%d)%.(%d) (%d%d%d)(.*)$")
-  if not major or major ~= "1" or (reason ~= "" and byte(reason, 1) ~= 32) then
-    return nil, "invalid status line"
+  if not bytes then
+    if err == "timeout" then return fail(conn, "timeout", "timed out while sending the request") end
+    return fail(conn, "connection_reset", "sending the request failed (" .. tostring(err) .. ")")
   end
-  local headers = {}
-  local last
-  for line in gmatch(rest, "\r\n([^\r\n]*)") do
-    local c = byte(line, 1)
-    if c == 32 or c == 9 then -- obsolete line folding: join with a space
-      if not last then return nil, "continuation line before any header" end
-      headers[last] = headers[last] .. " " .. match(line, "^[ \t]*(.-)[ \t]*$")
-    else
-      local name, value = match(line, "^([!#$%%&'*+.^_`|~%w-]+):[ \t]*(.-)[ \t]*$")
-      if not name then return nil, "malformed header line" end
-      if find(value, "%z") then return nil, "NUL byte in a header value" end
-      name = lower(name)
-      local prev = headers[name]
-      headers[name] = prev and (prev .. ", " .. value) or value
-      last = name
-    end
-  end
-  return {
-    minor = tonumber(minor),
-    status = tonumber(status),
-    reason = sub(reason, 2),
-    headers = headers,
-  }
+  return true
 end
 
-local function has_token(value, token)
-  if not value then return false end
-  for item in gmatch(lower(value), "[^,]+") do
-    if match(item, "^[ \t]*(.-)[ \t]*$") == token then return true end
-  end
-  return false
+-- ---------------------------------------------------------------------------
+-- Reading: what the socket returned beyond what a phase consumed waits in
+-- conn.buf. Heads and chunk-size lines are found with plain finds in that
+-- buffer filled by receiveany (no receiveuntil iterator: a fresh C closure per
+-- response defeats LuaJIT's traces); bodies of known size come with receive(n).
+
+-- Appends what the socket has (at least one byte) to conn.buf.
+-- Returns true or nil, err ("timeout", "closed", ...).
+local function fill(conn)
+  if not arm(conn) then return nil, "timeout" end
+  local data, err = conn.sock:receiveany(PIECE)
+  if not data then return nil, err end
+  conn.buf = conn.buf .. data
+  return true
 end
 
--- Reads the status line and headers, skipping 1xx responses.
-local function read_head(st)
-  local sock = st.sock
-  local reader = sock:receiveuntil("\r\n\r\n")
-  for _ = 1, MAX_INFORMATIONAL + 1 do
-    -- The first bytes must be "HTTP/": fail fast on anything else rather than
-    -- wait for a blank line that may never come.
-    if not arm(st) then return budget_spent(st) end
-    local start, err, partial = sock:receive(5)
-    if not start then
-      if err == "timeout" then return fail(st, "timeout", "timed out while " .. st.phase) end
-      if partial and partial ~= "" and sub("HTTP/", 1, #partial) ~= partial then
-        return fail(st, "protocol_error", "invalid status line")
-      end
-      return fail(st, "connection_reset", "connection closed before any response (" .. tostring(err) .. ")")
-    end
-    if start ~= "HTTP/" then return fail(st, "protocol_error", "invalid status line") end
-    local rest, rerr, _, too_long = read_until(st, reader, st.max_header_size)
-    if not rest then
-      if too_long then
-        return fail(st, "protocol_error", "response head larger than " .. st.max_header_size .. " bytes")
-      elseif rerr == "timeout" then
-        return fail(st, "timeout", "timed out while " .. st.phase)
-      end
-      return fail(st, "connection_reset",
-        "connection closed in the middle of the response head (" .. tostring(rerr) .. ")")
-    end
-    local res, perr = parse_head(start .. rest)
-    if not res then return fail(st, "protocol_error", perr) end
-    if res.status >= 200 then return res end
-    if res.status == 101 then
-      return fail(st, "protocol_error", "unexpected 101 Switching Protocols")
-    end
+-- Takes `len` bytes: first from conn.buf, the rest straight from the socket.
+-- Returns them, or nil, err, bytes_received.
+local function take(conn, len)
+  local buf = conn.buf
+  if #buf >= len then
+    conn.buf = sub(buf, len + 1)
+    return sub(buf, 1, len)
   end
-  return fail(st, "protocol_error", "too many informational (1xx) responses")
-end
-
-local function read_chunked(st)
-  local sock = st.sock
-  local line_reader = sock:receiveuntil("\r\n")
-  local parts, total = {}, 0
-  while true do
-    local line, err, _, too_long = read_until(st, line_reader, MAX_LINE)
-    if not line then
-      if too_long then return fail(st, "protocol_error", "chunk-size line too long") end
-      return read_failed(st, err, "truncated_body", "connection closed inside a chunked body")
-    end
-    local hex = match(line, "^(%x+)[ \t]*;") or match(line, "^(%x+)[ \t]*$")
-    if not hex or #hex > 12 then return fail(st, "protocol_error", "invalid chunk size") end
-    local size = tonumber(hex, 16)
-    if size == 0 then break end
-    total = total + size
-    if total > st.max_body_size then
-      return fail(st, "protocol_error", "response body larger than " .. st.max_body_size .. " bytes")
-    end
-    local ok, rerr = read_exact(st, size, parts)
-    if not ok then
-      return read_failed(st, rerr, "truncated_body", "connection closed inside a chunk")
-    end
-    if not arm(st) then return budget_spent(st) end
-    local crlf, cerr = sock:receive(2)
-    if not crlf then
-      return read_failed(st, cerr, "truncated_body", "connection closed after a chunk")
-    end
-    if crlf ~= "\r\n" then return fail(st, "protocol_error", "chunk not followed by CRLF") end
-  end
-  -- Trailer fields: read and ignored, up to the empty line.
-  local trailer_size = 0
-  while true do
-    local line, err, _, too_long = read_until(st, line_reader, MAX_LINE)
-    if not line then
-      if too_long then return fail(st, "protocol_error", "trailer line too long") end
-      return read_failed(st, err, "truncated_body", "connection closed inside the trailer")
-    end
-    if line == "" then break end
-    trailer_size = trailer_size + #line
-    if trailer_size > st.max_header_size then
-      return fail(st, "protocol_error", "trailer larger than " .. st.max_header_size .. " bytes")
-    end
+  conn.buf = ""
+  local parts, got = { buf }, #buf
+  while got < len do
+    if not arm(conn) then return nil, "timeout", got end
+    local k = len - got > PIECE and PIECE or len - got
+    local data, err, partial = conn.sock:receive(k)
+    if not data then return nil, err, got + #(partial or "") end
+    parts[#parts + 1] = data
+    got = got + k
   end
   return concat(parts)
 end
 
-local function read_to_close(st)
-  local sock = st.sock
+-- Takes one CRLF-terminated line of at most `max` bytes (without its CRLF).
+-- Returns it, or nil, err ("too long" or a socket error).
+local function take_line(conn, max)
+  local from = 1
+  while true do
+    local e = find(conn.buf, "\r\n", from, true)
+    if e then
+      local line = sub(conn.buf, 1, e - 1)
+      conn.buf = sub(conn.buf, e + 2)
+      return line
+    end
+    if #conn.buf > max then return nil, "too long" end
+    from = #conn.buf > 0 and #conn.buf or 1
+    local ok, err = fill(conn)
+    if not ok then return nil, err end
+  end
+end
+
+-- ---------------------------------------------------------------------------
+-- Phase 3: the status line and headers.
+
+-- Reads more of a head into conn.buf. Returns true or nil, err (error value).
+local function fill_head(conn)
+  local ok, err = fill(conn)
+  if ok then return true end
+  if err == "timeout" then return fail(conn, "timeout", "timed out while " .. conn.phase) end
+  if conn.buf == "" then
+    return fail(conn, "connection_reset", "connection closed before any response (" .. tostring(err) .. ")")
+  end
+  return fail(conn, "connection_reset",
+    "connection closed in the middle of the response head (" .. tostring(err) .. ")")
+end
+
+-- Takes one head from the buffer: the text after "HTTP/" up to (without) the
+-- blank line. Fails fast when the first bytes are not "HTTP/" rather than
+-- wait for a blank line that may never come. The usual head comes with one
+-- fill before the loop, which then ends in its first pass: a loop that goes
+-- round in every call would abort the caller's trace ("inner loop in root
+-- trace").
+local function read_one_head(conn)
+  local max = conn.target.max_header_size
+  local from = 1
+  if conn.buf == "" then
+    local ok, err = fill_head(conn)
+    if not ok then return nil, err end
+  end
+  while true do
+    local buf = conn.buf
+    if sub(buf, 1, 5) ~= sub("HTTP/", 1, #buf) then
+      return fail(conn, "protocol_error", "invalid status line")
+    end
+    local e = find(buf, "\r\n\r\n", from, true)
+    if e then
+      if e - 1 > max then break end
+      conn.buf = sub(buf, e + 4)
+      return sub(buf, 6, e - 1)
+    end
+    if #buf > max then break end
+    from = #buf > 3 and #buf - 2 or 1
+    local ok, err = fill_head(conn)
+    if not ok then return nil, err end
+  end
+  return fail(conn, "protocol_error", "response head larger than " .. max .. " bytes")
+end
+
+--- read_head(conn) -> status | nil, err. Skips 1xx responses; leaves in conn
+-- the head (after "HTTP/"), framing, length, keepalive, request_id, retry_after.
+function _M.read_head(conn)
+  conn.phase = "reading the response head"
+  for _ = 1, MAX_INFORMATIONAL + 1 do
+    local rest, err = read_one_head(conn)
+    if not rest then return nil, err end
+    local status, framing, length, keepalive, request_id, retry_after = http_head(rest)
+    if not status then return fail(conn, "protocol_error", framing) end
+    if status >= 200 then
+      conn.head, conn.status, conn.framing, conn.length = rest, status, framing, length
+      conn.keepalive, conn.request_id, conn.retry_after = keepalive, request_id, retry_after
+      return status
+    end
+    if status == 101 then
+      return fail(conn, "protocol_error", "unexpected 101 Switching Protocols")
+    end
+  end
+  return fail(conn, "protocol_error", "too many informational (1xx) responses")
+end
+
+--- headers_of(conn) -> headers table, reason (the head read by read_head).
+function _M.headers_of(conn)
+  return http_headers(conn.head)
+end
+
+-- ---------------------------------------------------------------------------
+-- Phase 4: the body, by its framing.
+
+local function read_length(conn, len)
+  if len > conn.target.max_body_size then return body_too_large(conn) end
+  local body, err, got = take(conn, len)
+  if not body then
+    return read_failed(conn, err, "truncated_body",
+      format("connection closed after %d of %d body bytes", got, len))
+  end
+  return body
+end
+
+local HEX = {}
+for i = 0, 9 do HEX[48 + i] = i end
+for i = 0, 5 do HEX[65 + i], HEX[97 + i] = 10 + i, 10 + i end
+
+-- "1a3", "1a3 ; ext=v" -> 419; nil for anything else (at most 12 hex digits).
+local function chunk_size(line)
+  local size, i, n = 0, 1, #line
+  while i <= n and HEX[byte(line, i)] do
+    size = size * 16 + HEX[byte(line, i)]
+    i = i + 1
+  end
+  if i == 1 or i > 13 then return nil end
+  while i <= n and (byte(line, i) == 32 or byte(line, i) == 9) do i = i + 1 end
+  if i <= n and byte(line, i) ~= 59 then return nil end -- ";" starts an extension
+  return size
+end
+
+-- Trailer fields after the last chunk: read and ignored, up to the empty line.
+local function skip_trailer(conn)
+  local size = 0
+  while true do
+    local line, err = take_line(conn, MAX_LINE)
+    if not line then
+      if err == "too long" then return fail(conn, "protocol_error", "trailer line too long") end
+      return read_failed(conn, err, "truncated_body", "connection closed inside the trailer")
+    end
+    if line == "" then return true end
+    size = size + #line
+    if size > conn.target.max_header_size then
+      return fail(conn, "protocol_error", "trailer larger than " .. conn.target.max_header_size .. " bytes")
+    end
+  end
+end
+
+local function read_chunked(conn)
   local parts, n, total = {}, 0, 0
   while true do
-    if not arm(st) then return budget_spent(st) end
-    local data, err = sock:receiveany(PIECE)
+    local line, err = take_line(conn, MAX_LINE)
+    if not line then
+      if err == "too long" then return fail(conn, "protocol_error", "chunk-size line too long") end
+      return read_failed(conn, err, "truncated_body", "connection closed inside a chunked body")
+    end
+    local size = chunk_size(line)
+    if not size then return fail(conn, "protocol_error", "invalid chunk size") end
+    if size == 0 then break end
+    total = total + size
+    if total > conn.target.max_body_size then return body_too_large(conn) end
+    local data, rerr = take(conn, size + 2) -- the data and its CRLF
+    if not data then
+      return read_failed(conn, rerr, "truncated_body", "connection closed inside a chunk")
+    end
+    if sub(data, -2) ~= "\r\n" then return fail(conn, "protocol_error", "chunk not followed by CRLF") end
+    n = n + 1
+    parts[n] = sub(data, 1, -3)
+  end
+  local ok, err = skip_trailer(conn)
+  if not ok then return nil, err end
+  return concat(parts)
+end
+
+local function read_to_close(conn)
+  local parts, n, total = { conn.buf }, 1, #conn.buf
+  conn.buf = ""
+  if total > conn.target.max_body_size then return body_too_large(conn) end
+  while true do
+    if not arm(conn) then return budget_spent(conn) end
+    local data, err = conn.sock:receiveany(PIECE)
     if not data then
       if err == "closed" then break end
-      return read_failed(st, err, "truncated_body", "connection failed inside a close-delimited body")
+      return read_failed(conn, err, "truncated_body", "connection failed inside a close-delimited body")
     end
     total = total + #data
-    if total > st.max_body_size then
-      return fail(st, "protocol_error", "response body larger than " .. st.max_body_size .. " bytes")
-    end
+    if total > conn.target.max_body_size then return body_too_large(conn) end
     n = n + 1
     parts[n] = data
   end
+  conn.keepalive = false
   return concat(parts)
 end
 
--- Returns the body and whether the connection may be reused, or nil, err.
-local function read_body(st, res)
-  local headers = res.headers
-  local status = res.status
-  if st.method == "HEAD" or status == 204 or status == 304 then
-    return "", true
+--- read_body(conn) -> body | nil, err. After read_head; clears conn.keepalive
+-- when the framing, or bytes beyond the response, leave the connection unusable.
+function _M.read_body(conn)
+  conn.phase = "reading the response body"
+  local status, framing = conn.status, conn.framing
+  local body, err
+  if conn.method == "HEAD" or status == 204 or status == 304 then
+    body = ""
+  elseif framing == "length" then
+    body, err = read_length(conn, conn.length)
+  elseif framing == "close" then
+    body, err = read_to_close(conn)
+  else
+    -- Both framings present: the message is suspect, do not reuse.
+    if framing == "chunked+length" then conn.keepalive = false end
+    body, err = read_chunked(conn)
   end
-  local te, cl = headers["transfer-encoding"], headers["content-length"]
-  if te then
-    local last = match(lower(te), "([^,%s]+)[%s]*$")
-    if last == "chunked" then
-      local body, err = read_chunked(st)
-      -- Both framings present: the message is suspect, do not reuse.
-      return body, err or cl == nil
-    end
-    local body, err = read_to_close(st)
-    return body, err or false
+  if conn.buf ~= "" then conn.keepalive = false end
+  return body, err
+end
+
+-- ---------------------------------------------------------------------------
+-- Phase 5: keep-alive.
+
+--- set_keepalive(conn, wants_close): the connection back to its pool when
+-- the response allows it (and the caller did not ask to close), else closed.
+function _M.set_keepalive(conn, wants_close)
+  local sock = conn.sock
+  conn.sock = false
+  if conn.keepalive and not wants_close then
+    local target = conn.target
+    if sock:setkeepalive(target.keepalive_ms, target.pool_opts.pool_size) then return true end
   end
-  if cl then
-    local len
-    for item in gmatch(cl, "[^,]+") do
-      local v = tonumber(match(item, "^[ \t]*(%d+)[ \t]*$"))
-      if not v or (len and v ~= len) then
-        return fail(st, "protocol_error", "invalid Content-Length")
-      end
-      len = v
-    end
-    if not len then return fail(st, "protocol_error", "invalid Content-Length") end
-    if len > st.max_body_size then
-      return fail(st, "protocol_error", "response body larger than " .. st.max_body_size .. " bytes")
-    end
-    local parts = {}
-    local ok, err = read_exact(st, len, parts)
-    if not ok then
-      local got = #concat(parts)
-      return read_failed(st, err, "truncated_body",
-        format("connection closed after %d of %d body bytes", got, len))
-    end
-    return concat(parts), true
+  sock:close()
+  return true
+end
+
+-- ---------------------------------------------------------------------------
+-- request(): the phases in order, for callers with a table of options.
+
+local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
+
+local function check_request(opts)
+  if type(opts) ~= "table" then
+    error("paddle.ngx.http.request: expects a table of options", 3)
   end
-  local body, err = read_to_close(st)
-  return body, err or false
+  if not _M.available() then
+    error("paddle.ngx.http.request: cosockets are not available here (needs nginx rewrite, access, "
+      .. "content, timer or ssl phases)", 3)
+  end
+  local method = opts.method or "GET"
+  if type(method) ~= "string" or not match(method, "^[A-Z]+$") then
+    error("paddle.ngx.http: option 'method' must be an upper-case HTTP method", 3)
+  end
+  local body = opts.body
+  if body ~= nil and type(body) ~= "string" then
+    error("paddle.ngx.http: option 'body' must be a string or nil", 3)
+  end
+  return method, body
 end
 
 --- request(opts) -> res | nil, err. See the top of this file.
 function _M.request(opts)
-  if type(opts) ~= "table" then
-    error("paddle.ngx.http.request: expects a table of options", 2)
-  end
-  if not _M.available() then
-    error("paddle.ngx.http.request: cosockets are not available here (needs nginx rewrite, access, "
-      .. "content, timer or ssl phases)", 2)
-  end
-  local scheme, host, port, path
-  if opts.url ~= nil then
-    scheme, host, port, path = parse_url(opts.url, 2)
-  else
-    scheme = lower(opts.scheme or "http")
-    if not DEFAULT_PORTS[scheme] then error("paddle.ngx.http: unsupported scheme " .. scheme, 2) end
-    host = opts.host
-    if type(host) ~= "string" or not match(host, "^[%w.-]+$") then
-      error("paddle.ngx.http: option 'host' must be a host name or address", 2)
-    end
-    host = lower(host)
-    port = opts.port or DEFAULT_PORTS[scheme]
-    if type(port) ~= "number" or port < 1 or port > 65535 or port % 1 ~= 0 then
-      error("paddle.ngx.http: option 'port' must be a port number", 2)
-    end
-    path = opts.path or "/"
-    if type(path) ~= "string" or sub(path, 1, 1) ~= "/" or find(path, "[%c ]") then
-      error("paddle.ngx.http: option 'path' must start with '/' and have no spaces", 2)
-    end
-  end
-  local method = opts.method or "GET"
-  if type(method) ~= "string" or not match(method, "^[A-Z]+$") then
-    error("paddle.ngx.http: option 'method' must be an upper-case HTTP method", 2)
-  end
-  local body = opts.body
-  if body ~= nil and type(body) ~= "string" then
-    error("paddle.ngx.http: option 'body' must be a string or nil", 2)
-  end
-  local address = opts.address or host -- connect here instead of resolving host
-  if type(address) ~= "string" then error("paddle.ngx.http: option 'address' must be a string", 2) end
-  local ssl_verify = opts.ssl_verify ~= false
-  local connect_timeout = positive(opts, "connect_timeout", 2)
-  local timeout = positive(opts, "timeout", 2)
-  local keepalive_timeout = positive(opts, "keepalive_timeout", 2)
-  local pool_size = floor(positive(opts, "pool_size", 2))
-  if pool_size < 1 then pool_size = 1 end
-  local max_body_size = positive(opts, "max_body_size", 2)
-  local max_header_size = positive(opts, "max_header_size", 2)
-  local pool = opts.pool
-  if pool ~= nil and type(pool) ~= "string" then
-    error("paddle.ngx.http: option 'pool' must be a string", 2)
-  end
-  if pool == nil then
-    -- Never hand a plain or unverified connection to a request that wants TLS
-    -- verification for another name.
-    pool = format("paddle:%s:%s:%d:%s:%s", scheme, address, port, host, ssl_verify and "v" or "nv")
-  end
-  local host_header = host
-  if port ~= DEFAULT_PORTS[scheme] then host_header = host .. ":" .. port end
-  local head, wants_close = build_head(method, path, host_header, opts.headers, body, 2)
+  local method, body = check_request(opts)
+  local target, path = _M.target(opts, 2)
+  local lines, wants_close = _M.header_block(opts.headers, target.host_header, 2)
+  local length = body and #body or (BODY_METHODS[method] and 0 or nil)
+  local head = request_head(nil, method, path, lines, length)
 
-  local sock = ngx.socket.tcp()
-  local st = {
-    sock = sock, sent = false, reused = false, phase = "connecting",
-    target = format("%s %s://%s:%d", method, scheme, host, port),
-    method = method, timeout = timeout,
-    max_body_size = max_body_size, max_header_size = max_header_size,
-  }
-
-  -- Connect (and TLS) under connect_timeout.
-  local ct = floor(connect_timeout * 1000)
-  if ct < 1 then ct = 1 end
-  sock:settimeouts(ct, ct, ct)
-  local ok, err = sock:connect(address, port, { pool = pool, pool_size = pool_size })
-  if not ok then
-    st.sock = nil -- nothing to close
-    local code = err == "timeout" and "timeout" or "connect_error"
-    return fail(st, code, "connect to " .. address .. ":" .. port .. " failed (" .. tostring(err) .. ")")
-  end
-  st.reused = (sock:getreusedtimes() or 0) > 0
-  if scheme == "https" and not st.reused then
-    st.phase = "tls handshake"
-    local sni = match(host, "^%[") and nil or host
-    ok, err = sock:sslhandshake(false, sni, ssl_verify)
-    if not ok then
-      if err == "timeout" then return fail(st, "timeout", "TLS handshake timed out") end
-      return fail(st, "tls_error", "TLS handshake failed (" .. tostring(err) .. ")")
-    end
-  end
-
-  -- Send and read under the total budget.
-  ngx.update_time()
-  st.deadline = ngx.now() + timeout
-  st.phase = "sending the request"
-  if not arm(st) then return budget_spent(st) end
-  st.sent = true -- from here on the server may have seen (part of) the request
-  local bytes
-  if body ~= nil and body ~= "" then
-    bytes, err = sock:send({ head, body })
-  else
-    bytes, err = sock:send(head)
-  end
-  if not bytes then
-    if err == "timeout" then return fail(st, "timeout", "timed out while sending the request") end
-    return fail(st, "connection_reset", "sending the request failed (" .. tostring(err) .. ")")
-  end
-
-  st.phase = "reading the response head"
-  local res, rerr = read_head(st)
-  if not res then return nil, rerr end
-
-  st.phase = "reading the response body"
-  local resp_body, reusable = read_body(st, res)
-  if not resp_body then return nil, reusable end
-
-  local keepalive = reusable and res.minor >= 1 and not wants_close
-    and not has_token(res.headers.connection, "close")
-  st.sock = nil
-  if keepalive then
-    local kok = sock:setkeepalive(floor(keepalive_timeout * 1000), pool_size)
-    if not kok then sock:close() end
-  else
-    sock:close()
-  end
-
-  return {
-    status = res.status,
-    reason = res.reason,
-    headers = res.headers,
-    body = resp_body,
-    reused = st.reused,
-  }
+  local conn = _M.new_conn(target, method)
+  local ok, err = _M.connect(conn)
+  if ok then ok, err = _M.send_request(conn, head, body) end
+  if ok then ok, err = _M.read_head(conn) end
+  if not ok then return nil, err end
+  local resp_body, berr = _M.read_body(conn)
+  if not resp_body then return nil, berr end
+  _M.set_keepalive(conn, wants_close)
+  local headers, reason = http_headers(conn.head)
+  return { status = conn.status, reason = reason, headers = headers, body = resp_body, reused = conn.reused }
 end
 
 return _M
