@@ -13,7 +13,7 @@
  * The key: the request header list is built by us, not by
  * curl_slist_append, and its Authorization node points at the session's own
  * line (session.h), so this file never copies the key. libcurl copies header
- * lines into its request buffers; keywipe.c makes libcurl allocate through
+ * lines into its request buffers; keywipe.h makes libcurl allocate through
  * functions that zero every block they free.
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE (keywipe.h) */

@@ -382,9 +382,8 @@ done:
  * (cosockets). Never stored: built per request. */
 static int l_bearer(lua_State *L) {
   paddle_session *s = check_session(L, 1);
-  lua_pushliteral(L, "Bearer ");
-  lua_pushlstring(L, s->key, s->key_len);
-  lua_concat(L, 2);
+  size_t skip = sizeof "Authorization: " - 1; /* the line ends "Bearer <key>" */
+  lua_pushlstring(L, s->auth_line + skip, s->auth_len - skip);
   return 1;
 }
 

@@ -6,6 +6,7 @@
  * with its metatable (so its __gc will run), before the caller mallocs
  * anything into it. A __gc written for such a type must accept the all-zero
  * state. paddle_register_type builds that metatable once per Lua state.
+ * paddle_wipe is how such a type zeroes a secret before freeing it.
  */
 #ifndef PADDLE_UDATA_H
 #define PADDLE_UDATA_H
