@@ -116,6 +116,14 @@ static int l_session_new(lua_State *L) {
   return 1;
 }
 
+/* A time or duration from Lua: a finite number (NaN and inf would poison
+ * the pacing ring and every comparison after them). */
+static double check_finite(lua_State *L, int idx) {
+  double v = luaL_checknumber(L, idx);
+  luaL_argcheck(L, v - v == 0, idx, "must be a finite number");
+  return v;
+}
+
 /* ---------------------------------------------------------------- pacing */
 
 /* The sliding window shared by per-client pacing and the cross-worker
@@ -139,7 +147,7 @@ static double window_take(double *ring, int size, int *count, int *next, double 
  * or the seconds to wait and why ("blocked" after a 429, else "pacing"). */
 static int l_session_acquire(lua_State *L) {
   paddle_session *s = check_session(L, 1);
-  double now = luaL_checknumber(L, 2);
+  double now = check_finite(L, 2);
   double wait = 0;
   if (now < s->blocked_until) {
     lua_pushnumber(L, s->blocked_until - now);
@@ -159,7 +167,7 @@ static int l_session_acquire(lua_State *L) {
 static int l_session_blocked_until(lua_State *L) {
   paddle_session *s = check_session(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    double t = luaL_checknumber(L, 2);
+    double t = check_finite(L, 2);
     if (t > s->blocked_until) s->blocked_until = t;
   }
   lua_pushnumber(L, s->blocked_until);
@@ -177,8 +185,8 @@ static int l_window_acquire(lua_State *L) {
   size_t len;
   const char *state = luaL_optlstring(L, 1, NULL, &len);
   lua_Integer requests = luaL_checkinteger(L, 2);
-  double per = luaL_checknumber(L, 3);
-  double now = luaL_checknumber(L, 4);
+  double per = check_finite(L, 3);
+  double now = check_finite(L, 4);
   size_t size;
   window_header *h;
   double wait;
@@ -336,7 +344,7 @@ static int l_session_decide(lua_State *L) {
   const char *failure = luaL_optstring(L, 5, NULL);
   int sent = lua_toboolean(L, 6);
   const char *retry_after = luaL_optstring(L, 7, NULL);
-  double now = luaL_checknumber(L, 8);
+  double now = check_finite(L, 8);
   int attempt, status, retries_left;
   double wait = -1;
 
