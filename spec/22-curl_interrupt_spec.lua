@@ -81,6 +81,19 @@ print("not reached")
 ]]
   end)
 
+  it("ends a request made inside a coroutine (the hook is on the main thread)", function()
+    m:faults { { method = "GET", path = "^/customers$", delay_ms = 30000 } }
+    check [[
+local c = require("paddle").new { api_key = KEY, base_url = URL, rate_limit = false }
+local _, err = coroutine.wrap(function()
+  ready()
+  return c.request("GET", "/customers")
+end)()
+assert(err.code == "interrupted", tostring(err))
+print("not reached")
+]]
+  end)
+
   it("ends the sleep before a retry (Retry-After: 30)", function()
     m:faults { { method = "GET", path = "^/customers$", status = 503, headers = { ["Retry-After"] = "30" } } }
     check [[
