@@ -31,6 +31,10 @@
 #include "session.h"
 #include "udata.h"
 
+#if LIBCURL_VERSION_NUM < 0x074200
+#  error "paddle.curl needs libcurl >= 7.66 (curl_multi_poll)"
+#endif
+
 #define HANDLE_MT "paddle.curl.Handle"
 #define MAX_BODY_DEFAULT (64 * 1024 * 1024)
 #define MAX_HEAD (256 * 1024)
