@@ -12,6 +12,7 @@
 local core = require "paddle.core"
 local curl = require "paddle.curl"
 
+local io_stderr = io.stderr
 local pairs = pairs
 local sort = table.sort
 
@@ -23,7 +24,16 @@ local _M = {
   key_wipe = curl.key_wipe,
 }
 
+local NO_WIPE = "libcurl was initialised by another library before paddle.curl: libcurl's copies "
+  .. "of the API key are freed without being wiped (load paddle first; see docs/api-key.md)"
+local warned = false
+
 function _M.new(opts)
+  if not curl.key_wipe and not warned then -- once per process: it is the process's state
+    warned = true
+    local warn = opts.on_warning or function(msg) io_stderr:write("lua-paddle: warning: ", msg, "\n") end
+    warn(NO_WIPE)
+  end
   local handle = curl.new {
     timeout = opts.attempt_timeout or opts.timeout, -- a default: each send passes its own
     connect_timeout = opts.connect_timeout,
