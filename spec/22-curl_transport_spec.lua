@@ -187,6 +187,27 @@ describe("paddle.curl handle", function()
   end)
 end)
 
+describe("paddle.curl over HTTPS", function()
+  local m
+  lazy_setup(function() m = mock.start { key = KEY, tls = true } end)
+  lazy_teardown(function() if m then m:stop() end end)
+
+  it("verifies the server against ca_file, and refuses an unknown CA", function()
+    local s = core.session { api_key = KEY }
+    local trusted = curl.new { ca_file = m.ca_file }
+    assert.equal(200, (trusted:perform(s, "GET", m.url .. "/customers", nil, 5, false)))
+    assert.equal(200, (trusted:perform(s, "GET", m.url .. "/customers", nil, 5, true)))
+    trusted:close()
+    local default = curl.new { ca_file = "/etc/ssl/certs/ca-certificates.crt" }
+    local status, code, _, sent = default:perform(s, "GET", m.url .. "/customers", nil, 5, false)
+    default:close()
+    s:close()
+    assert.is_nil(status)
+    assert.equal("tls_error", code)
+    assert.is_false(sent)
+  end)
+end)
+
 describe("core numbers are range-checked before a cast", function()
   it("session options", function()
     for _, opts in ipairs {
