@@ -303,7 +303,8 @@ static int l_handle_new(lua_State *L) {
   h->easy = curl_easy_init();
   h->multi = curl_multi_init();
   if (h->easy == NULL || h->multi == NULL) return luaL_error(L, "paddle.curl: libcurl init failed");
-  return configure_easy(L, h, ca_file, ca_path, proxy, user_agent) + 1;
+  configure_easy(L, h, ca_file, ca_path, proxy, user_agent); /* raises on a refusal */
+  return 1;
 }
 
 /* h:set_headers(lines): the request's header lines ("Name: value", no
