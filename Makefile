@@ -30,7 +30,7 @@ HEADERS := $(wildcard csrc/*.h)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/debian-packages)
 
-.PHONY: all build-all deps test lint demo bench fuzz test-valgrind test-asan clean
+.PHONY: all build-all deps test lint demo bench bench-tools fuzz test-valgrind test-asan clean
 
 all: $(BUILD)/paddle/core.so $(BUILD)/paddle/curl.so
 
@@ -73,7 +73,21 @@ demo: deps
 bench: deps
 	$(MAKE) LUA=lua5.4 all
 	$(MAKE) LUA=luajit all
+	$(MAKE) bench-tools
+	@# Optional peer: the official node SDK, skipped when npm cannot install it.
+	-command -v npm >/dev/null && npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
 	bench/run
+
+# The floors bench/run compares against: C loops over libcurl and OpenSSL.
+bench-tools: build/bench/raw-curl build/bench/raw-hmac
+
+build/bench/raw-curl: bench/raw-curl.c
+	@mkdir -p $(@D)
+	$(CC) -O2 $(WARN) -D_POSIX_C_SOURCE=200809L -o $@ $< -lcurl
+
+build/bench/raw-hmac: bench/raw-hmac.c
+	@mkdir -p $(@D)
+	$(CC) -O2 $(WARN) -D_POSIX_C_SOURCE=200809L -o $@ $< -lcrypto
 
 fuzz: deps
 	fuzz/run

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -190,10 +191,18 @@ void paddle_sig_message(const paddle_sig *sig, const void *body, size_t body_len
   if (body_len > 0) memcpy(buf + sig->ts_len + 1, body, body_len);
 }
 
+static void to_hex(const unsigned char *md, char hex[PADDLE_SIG_HEX_LEN]) {
+  int i;
+  for (i = 0; i < PADDLE_SIG_HEX_LEN / 2; i++) {
+    hex[2 * i] = hex_lower[md[i] >> 4];
+    hex[2 * i + 1] = hex_lower[md[i] & 15];
+  }
+}
+
 int paddle_sig_hmac_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
                         char hex[PADDLE_SIG_HEX_LEN]) {
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0, i;
+  unsigned int md_len = 0;
   static const unsigned char empty = 0;
   if (key_len > INT_MAX) return 0;
   /* OpenSSL wants non-NULL pointers even for empty inputs. */
@@ -202,10 +211,54 @@ int paddle_sig_hmac_hex(const void *key, size_t key_len, const void *msg, size_t
   if (HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, md, &md_len) == NULL ||
       md_len * 2 != PADDLE_SIG_HEX_LEN)
     return 0;
-  for (i = 0; i < md_len; i++) {
-    hex[2 * i] = hex_lower[md[i] >> 4];
-    hex[2 * i + 1] = hex_lower[md[i] & 15];
+  to_hex(md, hex);
+  return 1;
+}
+
+/* The struct is only a name for OpenSSL's context: no copy of the key here. */
+struct paddle_sig_key {
+  EVP_MAC_CTX *ctx;
+};
+
+paddle_sig_key *paddle_sig_key_new(const void *key, size_t key_len) {
+  static const unsigned char empty = 0;
+  OSSL_PARAM params[2];
+  EVP_MAC *mac;
+  paddle_sig_key *k;
+  if (key_len > INT_MAX) return NULL;
+  if (key == NULL) key = &empty;
+  k = (paddle_sig_key *)OPENSSL_zalloc(sizeof *k);
+  mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if (k != NULL && mac != NULL) k->ctx = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac); /* the context keeps its own reference */
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+  params[1] = OSSL_PARAM_construct_end();
+  if (k == NULL || k->ctx == NULL ||
+      !EVP_MAC_init(k->ctx, (const unsigned char *)key, key_len, params)) {
+    paddle_sig_key_free(k);
+    return NULL;
   }
+  return k;
+}
+
+void paddle_sig_key_free(paddle_sig_key *k) {
+  if (k == NULL) return;
+  EVP_MAC_CTX_free(k->ctx); /* OpenSSL clears the key and hash states it frees */
+  OPENSSL_free(k);
+}
+
+int paddle_sig_key_hex(paddle_sig_key *k, const paddle_sig *sig, const void *body, size_t body_len,
+                       char hex[PADDLE_SIG_HEX_LEN]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  size_t md_len = 0;
+  /* A NULL key restarts from the keyed (ipad/opad) state set by _new. */
+  if (!EVP_MAC_init(k->ctx, NULL, 0, NULL) ||
+      !EVP_MAC_update(k->ctx, (const unsigned char *)sig->ts_text, sig->ts_len) ||
+      !EVP_MAC_update(k->ctx, (const unsigned char *)":", 1) ||
+      (body_len > 0 && !EVP_MAC_update(k->ctx, (const unsigned char *)body, body_len)) ||
+      !EVP_MAC_final(k->ctx, md, &md_len, sizeof md) || md_len * 2 != PADDLE_SIG_HEX_LEN)
+    return 0;
+  to_hex(md, hex);
   return 1;
 }
 

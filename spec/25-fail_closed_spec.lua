@@ -24,7 +24,7 @@ local function list_page(items, next_after)
 end
 
 -- A client whose transport answers with serve(method, url, body) -> status, body.
-local function client_with(serve)
+local function client_with(serve, extra)
   local sent = {}
   local fake = {
     name = "fake",
@@ -48,7 +48,9 @@ local function client_with(serve)
     saved[name] = package.loaded[name]
     package.loaded[name] = fake
   end
-  local c = paddle.new { api_key = KEY, base_url = "http://paddle.test", transport = "curl", rate_limit = false }
+  local opts = { api_key = KEY, base_url = "http://paddle.test", transport = "curl", rate_limit = false }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local c = paddle.new(opts)
   c.customers.get(id("ctm", 0)) -- loads the transport while the fake is in place
   for name, module in pairs(saved) do package.loaded[name] = module end
   for i = #sent, 1, -1 do sent[i] = nil end
@@ -181,5 +183,20 @@ describe("fail closed", function()
     local got = assert(c.customers.get(id("ctm", 1)))
     assert.is_nil(got.name)
     assert.equal("(no name)", got.name or "(no name)")
+    assert.is_nil(got.custom_data)
+
+    local kept = client_with(function()
+      return 200, '{"data":{"id":"' .. id("ctm", 1) .. '","name":null}}'
+    end, { keep_null = true })
+    assert.equal(paddle.null, assert(kept.customers.get(id("ctm", 1))).name)
+  end)
+
+  it("whole numbers are integers under Lua 5.4 (per_page prints 200, not 200.0)", function()
+    local c = client_with(function()
+      return 200, '{"data":[],"meta":{"pagination":{"per_page":200,"has_more":false,"estimated_total":0}}}'
+    end)
+    local page = assert(c.customers.page())
+    assert.equal("200", tostring(page.meta.pagination.per_page))
+    if math.type then assert.equal("integer", math.type(page.meta.pagination.per_page)) end
   end)
 end)

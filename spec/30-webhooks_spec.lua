@@ -383,6 +383,144 @@ describe("paddle.webhooks.sign", function()
   end)
 end)
 
+describe("paddle.webhooks.verifier", function()
+  local h = header(TS, GOOD_H1)
+
+  it("verifies with keyed contexts, agreeing with openssl on every call", function()
+    local v = webhooks.verifier { secrets = SECRET }
+    for i = 1, 3 do -- each call restarts from the keyed state
+      local body = EVENT_BODY .. string.rep(" ", i)
+      assert.is_true(v:verify(body, header(TS, openssl_h1(SECRET, TS, body)), at(TS)))
+      assert_fails("signature_mismatch", v:verify(body, h, at(TS)))
+    end
+    assert.is_true(v:verify(EVENT_BODY, h, at(TS)))
+    assert.is_true(v:verify("", header(TS, openssl_h1(SECRET, TS, "")), at(TS)))
+    local big = string.rep("\0x", 40000)
+    assert.is_true(v:verify(big, header(TS, openssl_h1(SECRET, TS, big)), at(TS)))
+  end)
+
+  it("rotates: any of several secrets matches any of several h1", function()
+    local v = webhooks.verifier { secrets = { OLD_SECRET, SECRET } }
+    assert.is_true(v:verify(EVENT_BODY, h, at(TS)))
+    local old_h1 = openssl_h1(OLD_SECRET, TS, EVENT_BODY)
+    assert.is_true(v:verify(EVENT_BODY, header(TS, string.rep("0", 64), old_h1), at(TS)))
+    assert_fails("signature_mismatch",
+      webhooks.verifier({ secrets = { OLD_SECRET } }):verify(EVENT_BODY, h, at(TS)))
+  end)
+
+  it("reports the same failures as verify", function()
+    local v = webhooks.verifier { secrets = SECRET }
+    assert_fails("missing_signature", v:verify(EVENT_BODY, nil, at(TS)))
+    assert_fails("malformed_signature", v:verify(EVENT_BODY, "ts=1", at(TS)))
+    assert_fails("malformed_signature", v:verify(EVENT_BODY, { h, h }, at(TS)))
+    assert_fails("timestamp_out_of_tolerance", v:verify(EVENT_BODY, h, at(TS + 6)))
+    assert.is_true(v:verify(EVENT_BODY, h, { now = TS + 6, tolerance = 6 }))
+  end)
+
+  it("parses verified events", function()
+    local v = webhooks.verifier { secrets = { OLD_SECRET, SECRET } }
+    local event, err = v:parse(EVENT_BODY, h, at(TS))
+    assert.is_nil(err)
+    assert.equal("evt_01hv6y1jtn1fr98zq3cvarxx2e", event.event_id)
+    assert_fails("signature_mismatch", v:parse(EVENT_BODY .. " ", h, at(TS)))
+    local signed = header(TS, openssl_h1(SECRET, TS, "[1]"))
+    assert_fails("invalid_payload", v:parse("[1]", signed, at(TS)))
+  end)
+
+  it("wipes its contexts on close; a closed verifier raises at the caller", function()
+    local v = webhooks.verifier { secrets = { OLD_SECRET, SECRET } }
+    assert.equal("paddle.webhooks.Verifier (2 secrets)", tostring(v))
+    v:close()
+    v:close() -- idempotent
+    assert.equal("paddle.webhooks.Verifier (closed)", tostring(v))
+    local ok, msg = pcall(function() local _ = v:verify(EVENT_BODY, h, at(TS)) end)
+    assert.is_false(ok)
+    assert.matches("30%-webhooks_spec%.lua:%d+: verifier is closed", msg)
+    ok, msg = pcall(function() local _ = v:parse(EVENT_BODY, h, at(TS)) end)
+    assert.is_false(ok)
+    assert.matches("30%-webhooks_spec%.lua:%d+: verifier is closed", msg)
+  end)
+
+  if _VERSION == "Lua 5.4" then
+    it("wipes its contexts when a to-be-closed variable goes out of scope", function()
+      local f = assert(load([[
+        local webhooks, secret = ...
+        local v <close> = webhooks.verifier { secrets = secret }
+        return v
+      ]]))
+      assert.equal("paddle.webhooks.Verifier (closed)", tostring(f(webhooks, SECRET)))
+    end)
+  end
+
+  it("never shows a secret and hides its metatable", function()
+    local v = webhooks.verifier { secrets = SECRET }
+    assert.not_matches(SECRET, tostring(v), 1, true)
+    assert.is_false(getmetatable(v))
+  end)
+
+  it("keeps verify's cached contexts valid across garbage collections", function()
+    local secrets = { OLD_SECRET, SECRET }
+    for i = 1, 200 do
+      if i % 7 == 0 then collectgarbage() end
+      -- fresh secret strings each time: new cache entries, old ones collectable
+      local extra = "rotating-secret-" .. i
+      assert.is_true(webhooks.verify(EVENT_BODY, h, { extra, OLD_SECRET, extra .. "b", SECRET }, at(TS)))
+      assert.is_true(webhooks.verify(EVENT_BODY, h, secrets, at(TS)))
+    end
+  end)
+
+  it("keeps at most 32 cached contexts for verify, however many secrets it sees", function()
+    local _, cache = debug.getupvalue(webhooks.verify, 4)
+    assert.is_table(cache)
+    collectgarbage("stop") -- no collection may empty the weak cache meanwhile
+    finally(function() collectgarbage("restart") end)
+    local most = 0
+    for i = 1, 100 do
+      local secret = "tenant-secret-" .. i
+      local signed = webhooks.sign(EVENT_BODY, secret, TS)
+      assert.is_true(webhooks.verify(EVENT_BODY, signed, secret, at(TS)))
+      local n = 0
+      for k in pairs(cache) do
+        if type(k) == "string" then n = n + 1 end
+      end
+      assert.is_true(n <= 32, n .. " cached contexts")
+      most = math.max(most, n)
+    end
+    assert.equal(32, most)
+  end)
+
+  describe("misuse raises at the caller", function()
+    local v = webhooks.verifier { secrets = SECRET }
+    local function raises(pattern, f)
+      local ok, msg = pcall(f)
+      assert.is_false(ok)
+      assert.matches(pattern, msg)
+      assert.matches("30%-webhooks_spec%.lua:%d+:", msg)
+      assert.not_matches(SECRET, msg, 1, true)
+    end
+
+    it("when built", function()
+      raises("bad argument #1 to 'verifier' %(options table expected, got string%)",
+        function() webhooks.verifier(SECRET) end)
+      raises("bad argument #1 to 'verifier' %(secrets must be", function() webhooks.verifier {} end)
+      raises("secrets must be", function() webhooks.verifier { secrets = { SECRET, "" } } end)
+      local seventeen = {}
+      for i = 1, 17 do seventeen[i] = SECRET end
+      raises("secrets must be", function() webhooks.verifier { secrets = seventeen } end)
+    end)
+
+    it("counting arguments after self", function()
+      raises("bad argument #1 to 'verify' %(raw body string expected, got nil%)", function() v:verify() end)
+      raises("bad argument #2 to 'verify' %(signature header", function() v:verify("", 42) end)
+      raises("bad argument #3 to 'verify' %(options table expected", function() v:verify("", h, 5) end)
+      raises("bad argument #3 to 'verify' %(tolerance", function() v:verify("", h, { tolerance = -1 }) end)
+      raises("bad argument #1 to 'parse' %(raw body", function() v:parse(nil, h) end)
+      raises("bad argument #3 to 'parse' %(now", function() v:parse("", h, { now = "x" }) end)
+      raises("calling 'verify' on bad self", function() v.verify(EVENT_BODY, h) end)
+    end)
+  end)
+end)
+
 describe("paddle.webhooks.deduper in memory", function()
   local now
   local function clock() return now end

@@ -112,7 +112,7 @@ describe("client.customers", function()
     it("sends JSON null for paddle.null, clearing the field, and omits nil fields", function()
       local c = create("null@example.com", { name = "Named" })
       local u = assert(client.customers.update(c.id, { name = paddle.null, locale = nil }))
-      assert.equal(paddle.null, u.name)
+      assert.is_nil(u.name) -- JSON null in answers reads as nil
       assert.equal('{"name":null}', requests("PATCH")[1].body)
     end)
 
@@ -343,9 +343,11 @@ describe("client.customers", function()
       for c, err in client.customers.list { per_page = 1 } do
         if c == false then failure = err else got = got + 1 end
       end
-      assert.equal(2, got) -- the first page, and the same page once more through next
+      -- A page whose next names itself is suspect (a cache ignoring the
+      -- query?): none of it is yielded, and the walk is not repeated.
+      assert.equal(0, got)
       assert.equal("invalid_pagination", failure.code)
-      assert.equal(2, #requests())
+      assert.equal(1, #requests())
     end)
 
     it("yields false, err at once when the first page fails", function()

@@ -60,7 +60,7 @@ describe("nested resources", function()
 
       local u = assert(client.addresses.update(customer.id, a.id, { city = "Tempe", region = paddle.null }))
       assert.equal("Tempe", u.city)
-      assert.equal(paddle.null, u.region)
+      assert.is_nil(u.region)
       assert.equal("US", u.country_code)
       assert.equal('{"city":"Tempe","region":null}', requests("PATCH")[1].body)
 

@@ -39,7 +39,7 @@ end
 -- When it names another origin (a client pointed at a proxy receives
 -- Paddle's own https://api.paddle.com/... URLs), its path and query are sent
 -- to the client's base_url instead: the API key only ever goes to base_url.
-local function following(client_origin, current, meta)
+local function following(client_origin, meta)
   local pagination = meta.pagination
   local has_more = pagination.has_more
   if has_more == false then return nil end
@@ -63,9 +63,6 @@ local function following(client_origin, current, meta)
       next_url = rest
     end
   end
-  if next_url == current then
-    return false, protocol_error("pagination does not advance: next is the page just read", meta)
-  end
   return next_url
 end
 
@@ -84,6 +81,7 @@ function _M.each(client, path, query)
   local cursor = first_query.after -- the `after` of the page about to be read
   local items, i, n = nil, 0, 0
   local pending -- an error to report once this page's entities are out
+  local requested = {} -- the `after` of every page read ("" for the first): cycles end the walk
   local finished = false
 
   return function()
@@ -109,14 +107,26 @@ function _M.each(client, path, query)
         finished = true
         return false, with_cursor(meta, cursor)
       end
+      local next_target, err = following(client_origin, meta)
+      local next_cursor = next_target and query_value(next_target, "after") or nil
+      requested[cursor or ""] = true
+      if next_target and next_cursor == cursor then
+        -- The server answered the page before again (a cache that ignores
+        -- the query?): none of it is new, so none of it is yielded.
+        finished = true
+        return false, with_cursor(protocol_error("pagination does not advance: the page after "
+          .. (cursor or "the first") .. " names itself as next", meta), cursor)
+      end
+      if next_target and requested[next_cursor or ""] then
+        next_target, err = false, protocol_error("pagination loops back to a page already read", meta)
+      end
       items, i, n = data, 0, #data
-      local next_target, err = following(client_origin, target, meta)
       if err then
         -- The page arrived whole; what follows it starts after its last entity.
         pending = with_cursor(err, n > 0 and data[n].id or cursor)
       end
       target, query_string = next_target or nil, nil
-      cursor = next_target and query_value(next_target, "after") or nil
+      cursor = next_cursor
     end
     return nil
   end

@@ -4,6 +4,8 @@
 --   local webhooks = require "paddle.webhooks"
 --   local ok, err = webhooks.verify(raw_body, signature_header, secret, { tolerance = 5 })
 --   local event, err = webhooks.parse(raw_body, signature_header, { new_secret, old_secret })
+--   local v = webhooks.verifier{ secrets = { new_secret, old_secret } }  -- keyed once
+--   local ok, err = v:verify(raw_body, signature_header)
 --   local header = webhooks.sign(raw_body, secret, ts)
 --   local seen = webhooks.deduper{ ttl = 86400, shared_dict = "paddle_webhooks" }
 --
@@ -22,9 +24,15 @@ local tostring = tostring
 local format = string.format
 local floor = math.floor
 local decode = cjson.decode
-local core_verify = core.webhook_verify
 local hmac_hex = core.hmac_sha256_hex
 local new_error = errors.new
+
+-- The C core checks every argument (misuse raises at our caller's line) and
+-- answers true | nil, err with err built by new_error.
+local bound = core.webhook_bind(new_error)
+local verify_for_parse = bound.verify_for_parse
+local method_verify_for_parse = bound.method_verify_for_parse
+local new_verifier = bound.verifier
 
 local ngx = rawget(_G, "ngx")
 -- Default ts for sign(): whole seconds; ngx.time is cached by nginx.
@@ -37,36 +45,15 @@ local _M = {
   SIGNATURE_HEADER = "Paddle-Signature",
 }
 
--- The C core checks every argument, options included (cheaper than type()
--- calls in Lua 5.4), and answers true | nil, code, detail, or for misuse
--- false, argn, message, raised here at level 3: failure <- verify/parse <-
--- their caller.
-local function failure(ok, code, detail, fname)
-  if ok == false then
-    error(format("bad argument #%d to '%s' (%s)", code, fname, detail), 3)
-  end
-  return nil, new_error { type = "webhook_error", code = code, detail = detail }
-end
-
 -- verify(raw_body, header, secret_or_secrets[, { tolerance = 5, now = n|fn }])
 -- -> true | nil, err. The body must be the exact bytes Paddle sent; header
--- may be nil (missing_signature). now defaults to the system clock.
-function _M.verify(body, header, secrets, opts)
-  local ok, code, detail = core_verify(body, header, secrets, opts)
-  if ok then return true end
-  local _, err = failure(ok, code, detail, "verify") -- not a tail call: see failure
-  return nil, err
-end
+-- may be nil (missing_signature). now defaults to the system clock. Keyed
+-- contexts are cached per secret string until the next garbage collection;
+-- a verifier owns its own and wipes them on close.
+_M.verify = bound.verify
 
--- parse(...) -> event table (event_id, event_type, occurred_at,
--- notification_id, data) | nil, err. Verifies first; err.code is
--- invalid_payload when an authentic body is not a Paddle event.
-function _M.parse(body, header, secrets, opts)
-  local ok, code, detail = core_verify(body, header, secrets, opts)
-  if not ok then
-    local _, err = failure(ok, code, detail, "parse")
-    return nil, err
-  end
+-- An authentic body -> event table | nil, err (invalid_payload).
+local function decode_event(body)
   local event, jerr = decode(body)
   if type(event) ~= "table" then
     return nil, new_error {
@@ -83,6 +70,34 @@ function _M.parse(body, header, secrets, opts)
     }
   end
   return event
+end
+
+-- parse(...) -> event table (event_id, event_type, occurred_at,
+-- notification_id, data) | nil, err. Verifies first; err.code is
+-- invalid_payload when an authentic body is not a Paddle event.
+function _M.parse(body, header, secrets, opts)
+  local ok, err = verify_for_parse(body, header, secrets, opts) -- not a tail call: blames our caller
+  if not ok then return nil, err end
+  return decode_event(body)
+end
+
+-- verifier{ secrets = secret_or_secrets } -> object with
+--   :verify(raw_body, header[, opts]) -> true | nil, err
+--   :parse(raw_body, header[, opts])  -> event | nil, err
+--   :close()  wipes the keyed contexts (also on GC and, in Lua 5.4, __close)
+-- Holds one keyed HMAC context per secret: the fastest way to verify.
+function _M.verifier(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'verifier' (options table expected, got " .. type(opts) .. ")", 2)
+  end
+  local v = new_verifier(opts.secrets) -- not a tail call: blames our caller
+  return v
+end
+
+function bound.methods.parse(self, body, header, opts)
+  local ok, err = method_verify_for_parse(self, body, header, opts) -- not a tail call
+  if not ok then return nil, err end
+  return decode_event(body)
 end
 
 -- sign(raw_body, secret[, ts]) -> "ts=<ts>;h1=<hex>", as Paddle would send it.
