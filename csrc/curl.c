@@ -40,8 +40,12 @@
 #define MAX_HEAD (256 * 1024)
 #define MAX_HEADER_LINES 100
 #define MAX_HEADER_LINE 8192
-/* Nodes after the caller's lines: "Expect:" and the Authorization line. */
-#define FIXED_NODES 2
+/* Nodes after the caller's lines: "Expect:", Accept-Encoding and the
+ * Authorization line, at these offsets from n_lines. */
+#define EXPECT_NODE 0
+#define ENCODING_NODE 1
+#define AUTH_NODE 2
+#define FIXED_NODES 3
 
 PADDLE_EXPORT int luaopen_paddle_curl(lua_State *L);
 
@@ -56,11 +60,10 @@ typedef struct {
   CURLM *multi;
   /* The request header list: n_lines caller lines (malloc'd copies), then
    * FIXED_NODES; one array, linked once, re-pointed per call only at the
-   * Authorization node. Rebuilt by set_headers only. */
+   * Accept-Encoding and Authorization nodes. Rebuilt by set_headers only. */
   struct curl_slist *nodes;
   char **lines;
   int n_lines;
-  int compressed;   /* what CURLOPT_ACCEPT_ENCODING says now */
   long timeout_ms;  /* what CURLOPT_TIMEOUT_MS says now */
   long connect_ms;  /* the connect_timeout option */
   double default_timeout;
@@ -70,6 +73,11 @@ typedef struct {
 } curl_handle;
 
 static char expect_line[] = "Expect:"; /* no "Expect: 100-continue" on large bodies */
+/* libcurl always decodes gzip (CURLOPT_ACCEPT_ENCODING), so an answer
+ * compressed unasked still reads right; it is asked for only where it pays
+ * (lists): an empty "Accept-Encoding:" stops libcurl sending its own. */
+static char ask_gzip[] = "Accept-Encoding: gzip";
+static char ask_nothing[] = "Accept-Encoding:";
 
 /* ---------------------------------------------------------------- buffers */
 
@@ -126,8 +134,9 @@ static void free_lines(char **lines, int n) {
 static void link_nodes(struct curl_slist *nodes, char **lines, int n_lines) {
   int i, total = n_lines + FIXED_NODES;
   for (i = 0; i < n_lines; i++) nodes[i].data = lines[i];
-  nodes[n_lines].data = expect_line;
-  nodes[n_lines + 1].data = NULL; /* Authorization: set per call */
+  nodes[n_lines + EXPECT_NODE].data = expect_line;
+  nodes[n_lines + ENCODING_NODE].data = ask_nothing; /* set per call */
+  nodes[n_lines + AUTH_NODE].data = NULL;            /* set per call */
   for (i = 0; i < total; i++) nodes[i].next = i + 1 < total ? &nodes[i + 1] : NULL;
 }
 
@@ -255,6 +264,7 @@ static int configure_easy(lua_State *L, curl_handle *h, const char *ca_file, con
   SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
   SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
   SETOPT(h, CURLOPT_HTTPHEADER, h->nodes);
+  SETOPT(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 #if LIBCURL_VERSION_NUM >= 0x075500
   SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
@@ -455,7 +465,8 @@ static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s
   h->body.len = h->head.len = 0;
   h->body.overflow = h->head.overflow = 0;
   h->errbuf[0] = '\0';
-  h->nodes[h->n_lines + 1].data = s->auth_line;
+  h->nodes[h->n_lines + AUTH_NODE].data = s->auth_line;
+  h->nodes[h->n_lines + ENCODING_NODE].data = compressed ? ask_gzip : ask_nothing;
 
   rc = curl_easy_setopt(h->easy, CURLOPT_URL, url);
   if (rc != CURLE_OK) {
@@ -469,10 +480,6 @@ static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s
     TRY_SETOPT(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     TRY_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
     h->timeout_ms = timeout_ms;
-  }
-  if (compressed != h->compressed) {
-    TRY_SETOPT(h, CURLOPT_ACCEPT_ENCODING, compressed ? "gzip" : NULL);
-    h->compressed = compressed;
   }
   return set_method(h, method, body, body_len);
 }
@@ -576,7 +583,7 @@ static int l_handle_perform(lua_State *L) {
   /* Neither the body nor the session's line may be used after this call:
    * libcurl copies neither. */
   curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
-  h->nodes[h->n_lines + 1].data = NULL;
+  h->nodes[h->n_lines + AUTH_NODE].data = NULL;
   if (failure != NULL) {
     lua_pushstring(L, h->errbuf); /* copy before errbuf is reused */
     return push_unsent(L, failure, lua_tostring(L, -1));
