@@ -3,6 +3,7 @@
 #   make LUA=luajit   build for LuaJIT 2.1 (OpenResty's ABI) into build/luajit
 #   make deps         install the Debian packages listed in .ci/debian-packages
 #   make test         deps, warning-free builds for both, luacheck, every suite
+#                     (ASan+UBSan and valgrind runs included)
 #   make demo         run examples/demo.lua against the local emulator
 
 LUA ?= lua5.4
@@ -29,7 +30,7 @@ HEADERS := $(wildcard csrc/*.h)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/debian-packages)
 
-.PHONY: all build-all deps test lint demo bench bench-tools fuzz test-valgrind clean
+.PHONY: all build-all deps test lint demo bench bench-tools fuzz test-valgrind test-asan clean
 
 all: $(BUILD)/paddle/core.so $(BUILD)/paddle/curl.so
 
@@ -106,9 +107,13 @@ build/bench/raw-hmac: bench/raw-hmac.c
 fuzz: deps
 	fuzz/run
 
+# Both are also suites of `make test` (spec/run); each builds what it needs.
 test-valgrind: deps
-	$(MAKE) LUA=lua5.4 OPT="-O0 -g" BUILD=build/valgrind -B all
 	spec/run-valgrind
+
+# clang with AddressSanitizer + UndefinedBehaviorSanitizer, into build/asan.
+test-asan: deps
+	spec/run-asan
 
 clean:
 	rm -rf build

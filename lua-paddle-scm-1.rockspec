@@ -38,8 +38,8 @@ build = {
   type = "builtin",
   modules = {
     ["paddle.core"] = {
-      sources = { "csrc/core.c", "csrc/encoding.c", "csrc/http_head.c", "csrc/normalize.c", "csrc/session.c",
-        "csrc/signature.c", "csrc/webhook.c" },
+      sources = { "csrc/core.c", "csrc/encoding.c", "csrc/http_head.c", "csrc/ids.c", "csrc/normalize.c",
+        "csrc/session.c", "csrc/signature.c", "csrc/webhook.c" },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },

@@ -17,6 +17,7 @@ int luaopen_paddle_core(lua_State *L) {
   lua_pushliteral(L, LUA_VERSION);
   lua_setfield(L, -2, "lua_version");
   paddle_open_encoding(L);
+  paddle_open_ids(L);
   paddle_open_normalize(L);
   paddle_open_session(L);
   paddle_open_webhook(L);

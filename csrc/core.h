@@ -14,6 +14,7 @@
 #define PADDLE_INTERNAL __attribute__((visibility("hidden")))
 
 PADDLE_INTERNAL void paddle_open_encoding(lua_State *L); /* encoding.c: hex, percent-encoding */
+PADDLE_INTERNAL void paddle_open_ids(lua_State *L);      /* ids.c: Paddle id syntax */
 PADDLE_INTERNAL void paddle_open_normalize(lua_State *L); /* normalize.c: cjson.null, integers */
 PADDLE_INTERNAL void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
 PADDLE_INTERNAL void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */

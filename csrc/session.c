@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "core.h"
+#include "interrupt.h"
 #include "session.h"
+#include "udata.h"
 
 /* Pacing waits a little longer than the window (1% of it, plus 50 ms) so
  * that network and scheduling jitter cannot squeeze one request too many
@@ -31,11 +33,13 @@ static paddle_session *check_session(lua_State *L, int idx) {
 }
 
 static void session_release(paddle_session *s) {
-  if (s->key != NULL) {
-    memset(s->key, 0, s->key_len); /* don't leave the key in freed memory */
-    free(s->key);
-    s->key = NULL;
+  if (s->auth_line != NULL) {
+    paddle_wipe(s->auth_line, s->auth_len); /* don't leave the key in freed memory */
+    free(s->auth_line);
+    s->auth_line = NULL;
   }
+  s->key = NULL;
+  s->key_len = s->auth_len = 0;
   free(s->sent_at);
   s->sent_at = NULL;
 }
@@ -51,17 +55,21 @@ static int l_session_tostring(lua_State *L) {
   return 1;
 }
 
-static double opt_number_field(lua_State *L, int t, const char *name, double def,
-                               double min) {
+/* A number option in [min, max]; integer options must be whole. Checked
+ * before any cast: a double out of an int's range is undefined behaviour. */
+static double number_field(lua_State *L, int t, const char *name, double def, double min,
+                           double max, int integer) {
   double v;
   lua_getfield(L, t, name);
   if (lua_isnil(L, -1)) v = def;
   else if (lua_type(L, -1) != LUA_TNUMBER)
-    return luaL_error(L, "session option '%s' must be a number", name);
+    return luaL_error(L, "session option '%s' must be a number, got %s", name, luaL_typename(L, -1));
   else v = lua_tonumber(L, -1);
   lua_pop(L, 1);
-  if (!(v >= min)) /* also rejects NaN */
-    return luaL_error(L, "session option '%s' must be >= %f", name, min);
+  if (!(v >= min && v <= max)) /* also rejects NaN */
+    return luaL_error(L, "session option '%s' must be in %d..%d", name, (int)min, (int)max);
+  if (integer && v != (double)(long)v)
+    return luaL_error(L, "session option '%s' must be an integer", name);
   return v;
 }
 
@@ -70,32 +78,35 @@ static double opt_number_field(lua_State *L, int t, const char *name, double def
 static int l_session_new(lua_State *L) {
   paddle_session *s;
   const char *key;
-  size_t key_len;
-  double rate_requests;
+  size_t key_len, prefix_len = sizeof PADDLE_AUTH_PREFIX - 1;
 
   luaL_checktype(L, 1, LUA_TTABLE);
-  /* The userdata exists (with its __gc) before anything is malloc'd. */
-  s = (paddle_session *)lua_newuserdata(L, sizeof *s);
-  memset(s, 0, sizeof *s);
-  luaL_setmetatable(L, PADDLE_SESSION_MT);
+  s = (paddle_session *)paddle_newudata(L, sizeof *s, PADDLE_SESSION_MT);
+  s->abi = PADDLE_SESSION_ABI;
+
+  s->max_retries = (int)number_field(L, 1, "max_retries", 3, 0, PADDLE_MAX_RETRIES_MAX, 1);
+  s->max_retry_wait = number_field(L, 1, "max_retry_wait", 60, 0, PADDLE_SECONDS_MAX, 0);
+  s->backoff_base = number_field(L, 1, "backoff_base", 0.5, 0, PADDLE_SECONDS_MAX, 0);
+  s->rate_requests = (int)number_field(L, 1, "rate_requests", 0, 0, PADDLE_RATE_REQUESTS_MAX, 1);
+  s->rate_per = number_field(L, 1, "rate_per", 0, 0, PADDLE_SECONDS_MAX, 0);
 
   lua_getfield(L, 1, "api_key");
   key = lua_tolstring(L, -1, &key_len);
   if (lua_type(L, -1) != LUA_TSTRING || key_len == 0)
     return luaL_error(L, "session option 'api_key' must be a non-empty string");
-  s->key = (char *)malloc(key_len + 1);
-  if (s->key == NULL) return luaL_error(L, "out of memory");
-  memcpy(s->key, key, key_len + 1);
+  if (strlen(key) != key_len || strpbrk(key, "\r\n") != NULL)
+    return luaL_error(L, "session option 'api_key' contains a NUL, CR or LF byte");
+  if (key_len > 4096) return luaL_error(L, "session option 'api_key' is too long");
+  /* Everything that can raise is checked: from here the key is copied. */
+  s->auth_len = prefix_len + key_len;
+  s->auth_line = (char *)malloc(s->auth_len + 1);
+  if (s->auth_line == NULL) return luaL_error(L, "out of memory");
+  memcpy(s->auth_line, PADDLE_AUTH_PREFIX, prefix_len);
+  memcpy(s->auth_line + prefix_len, key, key_len + 1);
+  s->key = s->auth_line + prefix_len;
   s->key_len = key_len;
   lua_pop(L, 1);
 
-  s->max_retries = (int)opt_number_field(L, 1, "max_retries", 3, 0);
-  s->max_retry_wait = opt_number_field(L, 1, "max_retry_wait", 60, 0);
-  s->backoff_base = opt_number_field(L, 1, "backoff_base", 0.5, 0);
-  rate_requests = opt_number_field(L, 1, "rate_requests", 0, 0);
-  s->rate_per = opt_number_field(L, 1, "rate_per", 0, 0);
-  if (rate_requests > 100000) return luaL_error(L, "session option 'rate_requests' is too large");
-  s->rate_requests = (int)rate_requests;
   if (s->rate_requests > 0 && s->rate_per > 0) {
     s->sent_at = (double *)calloc((size_t)s->rate_requests, sizeof *s->sent_at);
     if (s->sent_at == NULL) return luaL_error(L, "out of memory");
@@ -103,6 +114,14 @@ static int l_session_new(lua_State *L) {
   s->rng = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)s << 16) ^ 0x9e3779b97f4a7c15ULL;
   if (s->rng == 0) s->rng = 1;
   return 1;
+}
+
+/* A time or duration from Lua: a finite number (NaN and inf would poison
+ * the pacing ring and every comparison after them). */
+static double check_finite(lua_State *L, int idx) {
+  double v = luaL_checknumber(L, idx);
+  luaL_argcheck(L, v - v == 0, idx, "must be a finite number");
+  return v;
 }
 
 /* ---------------------------------------------------------------- pacing */
@@ -128,7 +147,7 @@ static double window_take(double *ring, int size, int *count, int *next, double 
  * or the seconds to wait and why ("blocked" after a 429, else "pacing"). */
 static int l_session_acquire(lua_State *L) {
   paddle_session *s = check_session(L, 1);
-  double now = luaL_checknumber(L, 2);
+  double now = check_finite(L, 2);
   double wait = 0;
   if (now < s->blocked_until) {
     lua_pushnumber(L, s->blocked_until - now);
@@ -148,7 +167,7 @@ static int l_session_acquire(lua_State *L) {
 static int l_session_blocked_until(lua_State *L) {
   paddle_session *s = check_session(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    double t = luaL_checknumber(L, 2);
+    double t = check_finite(L, 2);
     if (t > s->blocked_until) s->blocked_until = t;
   }
   lua_pushnumber(L, s->blocked_until);
@@ -166,8 +185,8 @@ static int l_window_acquire(lua_State *L) {
   size_t len;
   const char *state = luaL_optlstring(L, 1, NULL, &len);
   lua_Integer requests = luaL_checkinteger(L, 2);
-  double per = luaL_checknumber(L, 3);
-  double now = luaL_checknumber(L, 4);
+  double per = check_finite(L, 3);
+  double now = check_finite(L, 4);
   size_t size;
   window_header *h;
   double wait;
@@ -320,14 +339,21 @@ static int push_retry(lua_State *L, double wait) {
 static int l_session_decide(lua_State *L) {
   paddle_session *s = check_session(L, 1);
   const char *method = luaL_checkstring(L, 2);
-  int attempt = (int)luaL_checkinteger(L, 3);
-  int status = (int)luaL_optinteger(L, 4, 0);
+  lua_Integer attempt_arg = luaL_checkinteger(L, 3);
+  lua_Integer status_arg = luaL_optinteger(L, 4, 0);
   const char *failure = luaL_optstring(L, 5, NULL);
   int sent = lua_toboolean(L, 6);
   const char *retry_after = luaL_optstring(L, 7, NULL);
-  double now = luaL_checknumber(L, 8);
-  int retries_left = attempt <= s->max_retries;
+  double now = check_finite(L, 8);
+  int attempt, status, retries_left;
   double wait = -1;
+
+  luaL_argcheck(L, attempt_arg >= 1 && attempt_arg <= PADDLE_MAX_RETRIES_MAX + 1, 3,
+                "attempt out of range");
+  luaL_argcheck(L, status_arg >= 0 && status_arg <= 999, 4, "not an HTTP status");
+  attempt = (int)attempt_arg;
+  status = (int)status_arg;
+  retries_left = attempt <= s->max_retries;
 
   if (status == 0) { /* the exchange failed before a response arrived */
     if (failure == NULL || !is_transient_failure(failure) || !retries_left)
@@ -364,9 +390,8 @@ done:
  * (cosockets). Never stored: built per request. */
 static int l_bearer(lua_State *L) {
   paddle_session *s = check_session(L, 1);
-  lua_pushliteral(L, "Bearer ");
-  lua_pushlstring(L, s->key, s->key_len);
-  lua_concat(L, 2);
+  size_t skip = sizeof "Authorization: " - 1; /* the line ends "Bearer <key>" */
+  lua_pushlstring(L, s->auth_line + skip, s->auth_len - skip);
   return 1;
 }
 
@@ -380,15 +405,37 @@ static int l_monotonic(lua_State *L) {
   return 1;
 }
 
-/* core.sleep(seconds): blocks the thread; the libcurl transport's sleep. */
+/* core.sleep(seconds) -> interrupted: blocks the thread (the libcurl
+ * transport's sleep). Returns true early when Ctrl-C reached a standalone
+ * interpreter (see interrupt.h), whose hook then raises "interrupted!". */
 static int l_sleep(lua_State *L) {
-  double secs = luaL_checknumber(L, 1);
+  double secs = luaL_checknumber(L, 1), now, deadline;
+  paddle_hook_snapshot snap;
   struct timespec ts;
-  if (!(secs > 0)) return 0;
-  ts.tv_sec = (time_t)secs;
-  ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0) { /* resume after a signal */ }
-  return 0;
+  luaL_argcheck(L, !(secs > 1e9), 1, "must be <= 1e9 seconds");
+  if (!(secs > 0)) { /* also NaN */
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  paddle_hook_snap(L, &snap);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  deadline = now + secs;
+  while (now < deadline) {
+    double slice = deadline - now;
+    if (slice > PADDLE_INTERRUPT_POLL_MS / 1000.0) slice = PADDLE_INTERRUPT_POLL_MS / 1000.0;
+    ts.tv_sec = (time_t)slice;
+    ts.tv_nsec = (long)((slice - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL); /* a signal ends it early: checked just below */
+    if (paddle_interrupted(&snap)) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  }
+  lua_pushboolean(L, 0);
+  return 1;
 }
 
 static const luaL_Reg session_methods[] = {
@@ -410,23 +457,6 @@ static const luaL_Reg session_funcs[] = {
 };
 
 void paddle_open_session(lua_State *L) {
-  if (luaL_newmetatable(L, PADDLE_SESSION_MT)) {
-    lua_newtable(L);
-    luaL_setfuncs(L, session_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_session_close);
-    lua_setfield(L, -2, "__gc");
-#ifdef PADDLE_HAS_CLOSE
-    lua_pushcfunction(L, l_session_close);
-    lua_setfield(L, -2, "__close");
-#endif
-    lua_pushcfunction(L, l_session_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "paddle.Session");
-    lua_setfield(L, -2, "__name");
-    lua_pushboolean(L, 0); /* getmetatable(session) reveals nothing */
-    lua_setfield(L, -2, "__metatable");
-  }
-  lua_pop(L, 1);
+  paddle_register_type(L, PADDLE_SESSION_MT, session_methods, l_session_close, l_session_tostring);
   luaL_setfuncs(L, session_funcs, 0);
 }

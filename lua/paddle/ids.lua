@@ -1,7 +1,8 @@
 -- Paddle ids: a prefix, "_" and 26 lowercase letters or digits, e.g.
 -- ^ctm_[a-z\d]{26}$ in Paddle's OpenAPI document. Ids are checked before
 -- they are put into a URL path, so a malformed one can never change the path.
-local pairs = pairs
+local core = require "paddle.core"
+
 local rep = string.rep
 local type = type
 
@@ -28,15 +29,9 @@ local NOUN = {
   cpls = "customer portal session",
 }
 
-local patterns = {}
-for _, prefix in pairs(_M.PREFIX) do
-  patterns[prefix] = "^" .. prefix .. "_" .. rep("[a-z0-9]", 26) .. "$"
-end
-
--- valid("ctm", id) -> true when id is a well-formed ctm_ id.
-function _M.valid(prefix, id)
-  return type(id) == "string" and id:find(patterns[prefix]) ~= nil
-end
+-- valid("ctm", id) -> true when id is a well-formed ctm_ id (checked in C:
+-- it runs for every id put into a path, and a pattern costs more).
+_M.valid = core.is_id
 
 -- Human description for error messages: 'a customer id (ctm_ + 26 [a-z0-9])'.
 function _M.describe(prefix)
