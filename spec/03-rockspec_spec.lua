@@ -47,11 +47,11 @@ describe("lua-paddle-scm-1.rockspec", function()
     assert.same({ "csrc/curl.c" }, spec.build.modules["paddle.curl"].sources)
   end)
 
-  it("installs every client module and no emulator file", function()
+  it("installs every client module, the paddle command and no emulator file", function()
     -- builtin also copies all of lua/: the emulator must live elsewhere.
     assert.same(list("cd lua && find . -name '*.lua' | sed 's|^./||'"),
       listed_files(spec.build.modules, "lua"))
-    assert.is_nil(spec.build.install and spec.build.install.bin)
+    assert.same({ "bin/paddle" }, spec.build.install.bin)
   end)
 end)
 
