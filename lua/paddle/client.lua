@@ -106,6 +106,15 @@ local function check_headers(v)
   return copy
 end
 
+-- The limiter store; `shared_dict = NAME` is the older spelling of "ngx:NAME".
+local function check_limiter(opts)
+  local spec, dict = check_string(opts, "limiter"), check_string(opts, "shared_dict")
+  if spec and dict then
+    error("paddle.new: give either 'limiter' or 'shared_dict' (its alias), not both", 0)
+  end
+  return spec or (dict and "ngx:" .. dict)
+end
+
 -- Normalised options; raises on misuse. The key is handed to C and dropped.
 function _M.check_options(opts)
   if type(opts) ~= "table" then error("paddle.new: expected a table of options", 0) end
@@ -150,7 +159,7 @@ function _M.check_options(opts)
     headers = check_headers(opts.headers),
     on_request = opts.on_request,
     transport = transport,
-    shared_dict = check_string(opts, "shared_dict"),
+    limiter = check_limiter(opts),
   }
 end
 
@@ -210,10 +219,9 @@ end
 function _M.new(opts)
   local valid, o = pcall(_M.check_options, opts)
   if not valid then error(o, 2) end
-  if o.shared_dict and not ngx then error("paddle.new: option 'shared_dict' needs OpenResty", 2) end
-  -- With a shared dict the window lives there; the session keeps the key,
+  -- With a limiter the window lives in its store; the session keeps the key,
   -- the retry policy and this client's view of the 429 block.
-  local own_window = o.rate_limit and not o.shared_dict
+  local own_window = o.rate_limit and not o.limiter
   local session = core.session {
     api_key = o.api_key,
     max_retries = o.max_retries,
@@ -223,22 +231,26 @@ function _M.new(opts)
     rate_per = own_window and o.rate_limit.per or 0,
   }
   o.api_key = nil
+  -- One clock per client so pacing stays consistent across transports.
+  local now = ngx and function() ngx.update_time(); return ngx.now() end or core.monotonic
   local limiter
-  if o.shared_dict then
-    local ok, shared = pcall(require("paddle.ngx.limiter").new, o.shared_dict, o.rate_limit, session)
-    if not ok then error(shared, 2) end
-    limiter = shared
+  if o.limiter then
+    local warn = ngx and function(msg) ngx.log(ngx.WARN, msg) end
+      or function(msg) io.stderr:write(msg, "\n") end
+    local ok, made = pcall(require("paddle.limiter").new, o.limiter, o.rate_limit, session,
+      { warn = warn, now = now })
+    if not ok then
+      error("paddle.new: option 'limiter': " .. tostring(made):gsub("^paddle%.limiter: ", ""), 2)
+    end
+    limiter = made
   end
   local function acquire(t)
-    if limiter then return limiter.acquire(t) end
+    if limiter then return limiter:acquire(t) end
     return session:acquire(t)
   end
   local base_url, origin = o.base_url, url.origin(o.base_url)
   local on_request = o.on_request
   local transports = {}
-
-  -- One clock per client so pacing stays consistent across transports.
-  local now = ngx and function() ngx.update_time(); return ngx.now() end or core.monotonic
 
   local function transport_for_this_call()
     local name = o.transport or (cosockets_available() and "ngx" or "curl")
@@ -333,7 +345,10 @@ function _M.new(opts)
         local retry_after = res and res.headers["retry-after"]
         local action, delay = session:decide(method, attempt, res and res.status,
           failure and failure.code, failure and failure.sent, retry_after, now())
-        if limiter and res and res.status == 429 then limiter.share_block() end
+        if limiter and res and res.status == 429 then
+          local left = session:blocked_until() - now()
+          if left > 0 then limiter:share_block(left) end
+        end
         if on_request then
           on_request {
             method = method, url = full, attempt = attempt, transport = t.name,
@@ -364,6 +379,7 @@ function _M.new(opts)
   -- Frees the connection and wipes the key; the client is unusable after.
   function client.close()
     for _, t in pairs(transports) do t.close() end
+    if limiter then limiter:close() end
     session:close()
   end
 
