@@ -3,6 +3,7 @@
 --
 --   local redis = require "support.redis"
 --   local r = redis.start()        -- r.port, r.url ("redis://127.0.0.1:PORT")
+--   redis.start { password = "s" } -- requirepass: r.url is redis://:s@127.0.0.1:PORT
 --   r:cli("GET", "k")              -- one command through redis-cli, its output
 --   r:kill()                       -- SIGKILL (a crash), r:restart() brings it back
 --   r:stop()                       -- in teardown; also stops when the spec process dies
@@ -18,6 +19,7 @@ local os_tmpname = os.tmpname
 local setmetatable = setmetatable
 local error = error
 local tostring = tostring
+local ipairs = ipairs
 
 local _M = {}
 
@@ -57,7 +59,8 @@ local function answers(port)
   local ok = c:connect("127.0.0.1", port)
   if ok then
     c:send("PING\r\n")
-    ok = c:receive("*l") == "+PONG"
+    local line = c:receive("*l")
+    ok = line == "+PONG" or (line or ""):find("^%-NOAUTH") ~= nil
   end
   c:close()
   return ok
@@ -69,7 +72,8 @@ local function launch(self)
   local files = self.files
   os_remove(files.pid)
   local server = concat({ "redis-server", "--port", self.port, "--bind", "127.0.0.1", "--save", "''",
-    "--appendonly", "no", "--dir", shell_quote(files.dir), "--daemonize", "no" }, " ")
+    "--appendonly", "no", "--dir", shell_quote(files.dir), "--daemonize", "no",
+    self.password and "--requirepass " .. shell_quote(self.password) or "" }, " ")
   local script = server .. " >" .. shell_quote(files.out) .. " 2>&1 & rpid=$!; echo $rpid >"
     .. shell_quote(files.pid) .. "; while kill -0 " .. lua_pid() .. " 2>/dev/null && kill -0 $rpid"
     .. " 2>/dev/null; do sleep 0.5; done; kill $rpid 2>/dev/null"
@@ -84,7 +88,8 @@ local function launch(self)
   return false
 end
 
-function _M.start()
+function _M.start(opts)
+  opts = opts or {}
   local base = os_tmpname()
   os_remove(base)
   os_execute("mkdir -p " .. shell_quote(base))
@@ -93,8 +98,9 @@ function _M.start()
     local self = setmetatable({
       port = mock.free_port(),
       files = { dir = base, out = base .. "/redis.out", pid = base .. "/redis.pid" },
+      password = opts.password,
     }, Redis)
-    self.url = "redis://127.0.0.1:" .. self.port
+    self.url = "redis://" .. (opts.password and ":" .. opts.password .. "@" or "") .. "127.0.0.1:" .. self.port
     if launch(self) then return self end
     last = read_file(self.files.out)
     self:kill()
@@ -105,6 +111,7 @@ end
 
 function Redis:cli(...)
   local words = { "redis-cli", "-h", "127.0.0.1", "-p", self.port }
+  if self.password then words[#words + 1] = "--no-auth-warning -a " .. shell_quote(self.password) end
   for _, w in ipairs { ... } do words[#words + 1] = shell_quote(w) end
   local p = io_popen(concat(words, " ") .. " 2>&1")
   local out = p:read("*a")
