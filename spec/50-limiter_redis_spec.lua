@@ -96,7 +96,8 @@ describe("paddle.limiter redis store", function()
       package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
       package.cpath = "build/5.4/?.so;" .. package.cpath
       local core = require "paddle.core"
-      local l = require("paddle.limiter").new("URL", { requests = 10, per = 30 }, core.session { api_key = "k" })
+      local l = require("paddle.limiter").new("URL", { requests = 10, per = 30 },
+        core.session { api_key = "k" })
       local n = 0
       for _ = 1, 10 do if l:acquire(core.monotonic()) == 0 then n = n + 1 end end
       print(n)

@@ -48,7 +48,8 @@ function _M.run(opts)
     local ok, failed, s429, start, finish =
       out:match("ok=(%d+) failed=(%d+) status429=(%d+) start=([%d.]+) finish=([%d.]+)")
     if ok then
-      r.ok, r.failed, r.status429 = r.ok + tonumber(ok), r.failed + tonumber(failed), r.status429 + tonumber(s429)
+      r.ok, r.failed = r.ok + tonumber(ok), r.failed + tonumber(failed)
+      r.status429 = r.status429 + tonumber(s429)
       start, finish = tonumber(start), tonumber(finish)
       if not first or start < first then first = start end
       if not last or finish > last then last = finish end

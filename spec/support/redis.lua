@@ -100,7 +100,8 @@ function _M.start(opts)
       files = { dir = base, out = base .. "/redis.out", pid = base .. "/redis.pid" },
       password = opts.password,
     }, Redis)
-    self.url = "redis://" .. (opts.password and ":" .. opts.password .. "@" or "") .. "127.0.0.1:" .. self.port
+    self.url = "redis://" .. (opts.password and ":" .. opts.password .. "@" or "") .. "127.0.0.1:"
+      .. self.port
     if launch(self) then return self end
     last = read_file(self.files.out)
     self:kill()
