@@ -114,10 +114,12 @@ function Limiter:acquire(now)
 end
 
 -- share_block(seconds): a 429 said to wait this long; every sharer does.
+-- Nothing to share when the block is already over (Retry-After: 0).
 function Limiter:share_block(seconds)
-  if type(seconds) ~= "number" or seconds ~= seconds or seconds <= 0 then
-    error("paddle.limiter: share_block expects seconds > 0", 2)
+  if type(seconds) ~= "number" or seconds ~= seconds then
+    error("paddle.limiter: share_block expects a number of seconds", 2)
   end
+  if seconds <= 0 then return end
   local now = self.now()
   self.session:blocked_until(now + seconds)
   if self.rate_limit then self.local_state = window.spread(self.rate_limit, now + seconds) end
