@@ -2,7 +2,7 @@
 -- bench/bench-limiter run several of these at once). Environment:
 --   BASE_URL, CALLS, RATE ("20/1"), LIMITER ("file:...", "redis://...", or
 --   "" for independent per-process pacing), START_AT (socket.gettime() to
---   start at, so that every process starts together), MAX_RETRIES.
+--   start at, so that every process starts together), MAX_RETRIES, API_KEY.
 -- Prints one line: ok=N failed=N status429=N start=T finish=T acquire_us=X
 -- (acquire_us: the mean cost of the limiter's acquire, measured around it).
 local socket = require "socket"
@@ -16,7 +16,7 @@ local start_at = tonumber(getenv("START_AT") or "0")
 
 local status429, failed, ok = 0, 0, 0
 local client = paddle.new {
-  api_key = "pdl_sdbx_apikey_limiterspec",
+  api_key = getenv("API_KEY") or "pdl_sdbx_apikey_limiterspec",
   base_url = getenv("BASE_URL"),
   rate_limit = { requests = tonumber(requests), per = tonumber(per) },
   limiter = limiter ~= "" and limiter or nil,
