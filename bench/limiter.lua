@@ -47,7 +47,8 @@ local ok, err = pcall(function()
       print(format("%d processes %-11s  429s %4d   rate %5.1f%% of the limit (%.1f..%.1f)",
         processes, store, med429, medrate, lo, hi))
       local shared = store ~= "independent"
-      result(format("429s %d procs %s", processes, store), format("%d", med429), "count", shared and "0" or nil)
+      result(format("429s %d procs %s", processes, store), format("%d", med429), "count",
+        shared and "0" or nil)
       result(format("rate %d procs %s", processes, store), format("%.1f", medrate), "% of limit",
         shared and ">=90" or nil)
     end
