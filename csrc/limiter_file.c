@@ -31,7 +31,9 @@
 #define LOCK_TIMEOUT 1.0
 
 typedef struct {
-  int fd; /* -1 once closed */
+  int fd;     /* -1 once closed */
+  pid_t pid;  /* the process that opened fd: a forked child opens its own */
+  char path[4096];
 } file_store;
 
 static double wall_now(void) {
@@ -46,14 +48,23 @@ static int push_errno(lua_State *L, const char *what) {
   return 2;
 }
 
+static int open_store(file_store *s) {
+  s->fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  s->pid = getpid();
+  return s->fd;
+}
+
 /* core.limiter_file_open(path) -> store | nil, err (created with mode 0600) */
 static int l_file_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  file_store *s = (file_store *)lua_newuserdata(L, sizeof *s);
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  file_store *s;
+  luaL_argcheck(L, len > 0 && len < sizeof s->path && strlen(path) == len, 1, "bad path");
+  s = (file_store *)lua_newuserdata(L, sizeof *s);
   s->fd = -1;
+  memcpy(s->path, path, len + 1);
   luaL_setmetatable(L, FILE_STORE_MT);
-  s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (s->fd < 0) {
+  if (open_store(s) < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
     return 2;
@@ -138,6 +149,23 @@ static int write_contents(lua_State *L, int fd, double blocked, int state_idx) {
   return 0;
 }
 
+/* Runs under the lock, called through lua_pcall so that no error (in fn, or
+ * a memory error) can skip the unlock: (store, fn) -> r1, r2 | nil, err */
+static int update_locked(lua_State *L) {
+  file_store *s = (file_store *)lua_touserdata(L, 1);
+  int base;
+  lua_pushvalue(L, 2);
+  lua_pushnumber(L, wall_now());
+  if (read_contents(L, s->fd) != 0) return push_errno(L, "cannot read the limiter file");
+  base = lua_gettop(L) - 4; /* below fn */
+  lua_call(L, 3, 4);
+  if (lua_type(L, base + 1) == LUA_TNUMBER &&
+      write_contents(L, s->fd, lua_tonumber(L, base + 1), base + 2) != 0)
+    return push_errno(L, "cannot write the limiter file");
+  lua_settop(L, base + 4);
+  return 2; /* r1, r2 */
+}
+
 /* store:update(fn) -> r1, r2 | nil, err
  * Under the lock, calls fn(now, blocked_until, state) -> new_blocked_until,
  * new_state, r1, r2; writes the file when new_blocked_until is a number (the
@@ -145,33 +173,20 @@ static int write_contents(lua_State *L, int fd, double blocked, int state_idx) {
  * process of the host. An error in fn is raised again after unlocking. */
 static int l_file_update(lua_State *L) {
   file_store *s = check_open(L);
-  int status, base;
+  int status;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
+  if (s->pid != getpid()) { /* inherited across fork: the lock would be shared */
+    close(s->fd);
+    if (open_store(s) < 0) return push_errno(L, "cannot open the limiter file");
+  }
   if (lock_file(s->fd) != 0) return push_errno(L, "cannot lock the limiter file");
-  lua_pushvalue(L, 2);
-  lua_pushnumber(L, wall_now());
-  if (read_contents(L, s->fd) != 0) {
-    int saved = errno;
-    flock(s->fd, LOCK_UN);
-    errno = saved;
-    return push_errno(L, "cannot read the limiter file");
-  }
-  base = lua_gettop(L) - 4; /* below fn */
-  status = lua_pcall(L, 3, 4, 0);
-  if (status != 0) {
-    flock(s->fd, LOCK_UN);
-    return lua_error(L);
-  }
-  if (lua_type(L, base + 1) == LUA_TNUMBER &&
-      write_contents(L, s->fd, lua_tonumber(L, base + 1), base + 2) != 0) {
-    int saved = errno;
-    flock(s->fd, LOCK_UN);
-    errno = saved;
-    return push_errno(L, "cannot write the limiter file");
-  }
+  lua_pushcfunction(L, update_locked);
+  lua_insert(L, 1);
+  status = lua_pcall(L, 2, 2, 0);
   flock(s->fd, LOCK_UN);
-  return 2; /* r1, r2 */
+  if (status != 0) return lua_error(L);
+  return 2;
 }
 
 static int l_file_close(lua_State *L) {

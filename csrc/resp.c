@@ -11,7 +11,8 @@
  * Replies: status -> string, integer -> integer, bulk -> string, nil -> false,
  * array -> table. A Redis error reply gives nil, message, "redis" (the
  * connection stays usable); an I/O failure gives nil, message, "io" and closes
- * the connection.
+ * the connection; "stale" means the connection was inherited across fork and
+ * closed without sending anything (connect again).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 
 typedef struct {
   int fd;           /* -1 once closed */
+  pid_t pid;        /* the process that connected: a forked child may not share it */
   int timeout_ms;   /* per operation */
   size_t start, end; /* unread bytes are buf[start..end) */
   char err[160];    /* the last I/O failure */
@@ -133,6 +135,7 @@ static int l_redis_connect(lua_State *L) {
     lua_pushfstring(L, "redis %s:%d: connect: %s", host, (int)port, strerror(err));
     return 2;
   }
+  c->pid = getpid();
   return 1;
 }
 
@@ -282,6 +285,14 @@ static int l_redis_command(lua_State *L) {
   luaL_Buffer b;
   luaL_argcheck(L, nargs >= 1, 2, "command expected");
   for (i = 2; i <= nargs + 1; i++) luaL_checklstring(L, i, NULL);
+  if (c->fd >= 0 && c->pid != getpid()) { /* inherited across fork: nothing was sent */
+    close(c->fd); /* our copy only: the parent's connection stays up */
+    c->fd = -1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "redis connection was opened by another process");
+    lua_pushliteral(L, "stale");
+    return 3;
+  }
   if (c->fd < 0) {
     lua_pushnil(L);
     lua_pushstring(L, c->err[0] ? c->err : "redis connection is closed");

@@ -103,7 +103,8 @@ function _M.connect(cfg, timeout)
 
   local nonblocking = ngx and require("paddle.ngx.redis").new(cfg.host, cfg.port, timeout, setup)
 
-  local function command_blocking(...)
+  local command_blocking
+  function command_blocking(...)
     if not blocking then
       local c, err = core.redis_connect(cfg.host, cfg.port, timeout)
       if not c then return nil, err, "io" end
@@ -115,6 +116,10 @@ function _M.connect(cfg, timeout)
       blocking = c
     end
     local value, err, kind = blocking:command(...)
+    if kind == "stale" then -- made before a fork: this process connects its own
+      blocking = nil
+      return command_blocking(...)
+    end
     if kind == "io" then blocking = nil end
     return value, err, kind
   end
