@@ -22,6 +22,7 @@ local client = paddle.new {
   limiter = limiter ~= "" and limiter or nil,
   max_retries = tonumber(getenv("MAX_RETRIES") or "3"),
   max_retry_wait = 120,
+  timeout = 600, -- the bench's independent processes may wait out several blocks
   on_request = function(r) if r.status == 429 then status429 = status429 + 1 end end,
 }
 
