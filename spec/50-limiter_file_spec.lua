@@ -230,3 +230,42 @@ describe("core.limiter_file_open", function()
     os.remove(path)
   end)
 end)
+
+-- LuaJIT's FFI can fork: a child that inherits an open limiter file must lock
+-- on its own descriptor (a flock belongs to the open file, which a fork shares).
+describe("paddle.limiter file store across fork", function()
+  it("a forked child waits for the lock its parent holds", function()
+    local path = tmp_path()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      package.cpath = "build/luajit/?.so;" .. package.cpath
+      local ffi = require "ffi"
+      ffi.cdef "int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
+      local core = require "paddle.core"
+      local store = assert(core.limiter_file_open(arg[1]))
+      store:update(function() return 0, nil end)
+      local pid = ffi.C.fork()
+      if pid == 0 then
+        core.sleep(0.1) -- the parent holds the lock by now
+        local t0 = core.monotonic()
+        store:update(function() end)
+        io.stdout:write(string.format("child waited %.2f\n", core.monotonic() - t0))
+        io.stdout:flush()
+        ffi.C._exit(0)
+      end
+      store:update(function() core.sleep(0.5) end)
+      ffi.C.waitpid(pid, nil, 0)
+    ]])
+    f:close()
+    local p = io.popen("luajit " .. script .. " " .. path .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    os.remove(path)
+    local waited = tonumber(out:match("child waited ([%d.]+)"))
+    assert.truthy(waited, out)
+    assert.is_true(waited >= 0.3, "the child did not wait for the lock: " .. out)
+  end)
+end)

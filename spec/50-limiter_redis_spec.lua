@@ -152,6 +152,43 @@ describe("paddle.limiter redis store", function()
   end)
 end)
 
+-- LuaJIT's FFI can fork: a child must not talk on its parent's connection.
+describe("paddle.redis across fork", function()
+  local r
+  setup(function() r = redis.start() end)
+  teardown(function() if r then r:stop() end end)
+
+  it("a forked child connects its own, and the parent's connection stays up", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      package.cpath = "build/luajit/?.so;" .. package.cpath
+      local ffi = require "ffi"
+      ffi.cdef "int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
+      local redis = require "paddle.redis"
+      local conn = redis.connect(redis.parse_url(arg[1]))
+      local me = conn:command("CLIENT", "ID")
+      local pid = ffi.C.fork()
+      if pid == 0 then
+        local child = conn:command("CLIENT", "ID")
+        print("child", child ~= me and child or "same connection")
+        io.stdout:flush()
+        ffi.C._exit(0)
+      end
+      ffi.C.waitpid(pid, nil, 0)
+      print("parent", conn:command("CLIENT", "ID") == me and "kept" or "lost")
+    ]])
+    f:close()
+    local p = io.popen("luajit " .. script .. " " .. r.url .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    assert.matches("child%s+%d+", out)
+    assert.matches("parent%s+kept", out)
+  end)
+end)
+
 describe("paddle.limiter redis store across processes", function()
   local m, r
   setup(function()
