@@ -60,7 +60,7 @@ end
 local function redis_cmd(t)
   local dir = t.env.tmp
   return "redis-server --port " .. t.env.ports[5] .. " --bind 127.0.0.1 --save '' --appendonly no"
-    .. " --daemonize yes --dir " .. dir .. " --pidfile " .. dir .. "/redis.pid"
+    .. " --requirepass pw@22 --daemonize yes --dir " .. dir .. " --pidfile " .. dir .. "/redis.pid"
     .. " --logfile " .. dir .. "/redis.log"
 end
 
@@ -197,6 +197,12 @@ return {
           t.truthy(answers[1].won ~= answers[2].won, "event " .. i .. ": " .. tostring(answers[1].won)
             .. " and " .. tostring(answers[2].won))
         end
+        -- Authenticated, in database 2, under the URL's key prefix.
+        local p = io.popen("redis-cli -p " .. t.env.ports[5] .. " --no-auth-warning -a pw@22 -n 2"
+          .. " EXISTS nginx:evt_nginx_1")
+        local exists = p:read("*l")
+        p:close()
+        t.equal(exists, "1")
       end)
     end,
   },

@@ -17,6 +17,7 @@ local _M = {}
 -- (0: no pacing), per, hold (seconds a slot stays taken), block seconds.
 -- Returns { wait_us, blocked_us }.
 local SCRIPT = [[
+if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME before writes
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local n, per, hold = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
