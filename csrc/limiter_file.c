@@ -150,7 +150,7 @@ static int write_contents(lua_State *L, int fd, double blocked, int state_idx) {
 }
 
 /* Runs under the lock, called through lua_pcall so that no error (in fn, or
- * a memory error) can skip the unlock: (store, fn) -> r1, r2 | nil, err */
+ * a memory error) can skip the unlock: (store, fn) -> r1, r2, r3 | nil, err */
 static int update_locked(lua_State *L) {
   file_store *s = (file_store *)lua_touserdata(L, 1);
   int base;
@@ -158,17 +158,17 @@ static int update_locked(lua_State *L) {
   lua_pushnumber(L, wall_now());
   if (read_contents(L, s->fd) != 0) return push_errno(L, "cannot read the limiter file");
   base = lua_gettop(L) - 4; /* below fn */
-  lua_call(L, 3, 4);
+  lua_call(L, 3, 5);
   if (lua_type(L, base + 1) == LUA_TNUMBER &&
       write_contents(L, s->fd, lua_tonumber(L, base + 1), base + 2) != 0)
     return push_errno(L, "cannot write the limiter file");
-  lua_settop(L, base + 4);
-  return 2; /* r1, r2 */
+  lua_settop(L, base + 5);
+  return 3; /* r1, r2, r3 */
 }
 
-/* store:update(fn) -> r1, r2 | nil, err
+/* store:update(fn) -> r1, r2, r3 | nil, err
  * Under the lock, calls fn(now, blocked_until, state) -> new_blocked_until,
- * new_state, r1, r2; writes the file when new_blocked_until is a number (the
+ * new_state, r1, r2, r3; writes the file when new_blocked_until is a number (the
  * state is then written as returned). now is the wall clock, shared by every
  * process of the host. An error in fn is raised again after unlocking. */
 static int l_file_update(lua_State *L) {
@@ -183,10 +183,10 @@ static int l_file_update(lua_State *L) {
   if (lock_file(s->fd) != 0) return push_errno(L, "cannot lock the limiter file");
   lua_pushcfunction(L, update_locked);
   lua_insert(L, 1);
-  status = lua_pcall(L, 2, 2, 0);
+  status = lua_pcall(L, 2, 3, 0);
   flock(s->fd, LOCK_UN);
   if (status != 0) return lua_error(L);
-  return 2;
+  return 3;
 }
 
 static int l_file_close(lua_State *L) {

@@ -117,6 +117,21 @@ describe("paddle.limiter file store", function()
     assert.is_true(wait > 29, "wait " .. wait)
   end)
 
+  it("warns once when a sharer uses another rate_limit", function()
+    local a, warned_a = make("file:" .. path, { requests = 3, per = 1 })
+    local b, warned_b = make("file:" .. path, { requests = 5, per = 1 })
+    local now = core.monotonic()
+    assert.equal(0, a:acquire(now))
+    assert.same({}, warned_a, "the file was empty")
+    for _ = 1, 2 do
+      b:acquire(now)
+      a:acquire(now)
+    end
+    assert.equal(1, #warned_a)
+    assert.equal(1, #warned_b)
+    assert.matches("holds a window for another rate_limit", warned_b[1])
+  end)
+
   it("starts afresh from a file that is not its own", function()
     local f = assert(io.open(path, "wb"))
     f:write(string.rep("\255", 300))

@@ -95,9 +95,14 @@ function Limiter:acquire(now)
   local wait, why = self.session:acquire(now)
   if wait > 0 then return wait, why end
   if not self.retry_at or now >= self.retry_at then
-    local store_wait, blocked_left = self.store.acquire()
+    local store_wait, blocked_left, conflict = self.store.acquire()
     if store_wait then
       store_ok(self)
+      if conflict and not self.warned_conflict then
+        self.warned_conflict = true
+        self.warn("paddle.limiter: store " .. self.name .. " holds a window for another rate_limit: "
+          .. "every sharer must use the same one")
+      end
       if blocked_left > 0 then
         self.session:blocked_until(now + blocked_left)
         return blocked_left, "blocked"

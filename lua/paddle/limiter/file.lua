@@ -15,6 +15,7 @@ local MAX_BLOCK = 86400
 function _M.new(path, rate_limit)
   local store = {}
   local file
+  local size = rate_limit and window.state_size(rate_limit)
 
   local function opened()
     if file then return file end
@@ -27,12 +28,12 @@ function _M.new(path, rate_limit)
   local function update(fn)
     local f, err = opened()
     if not f then return nil, err end
-    local r1, r2 = f:update(fn)
+    local r1, r2, r3 = f:update(fn)
     if r1 == nil then -- an I/O failure: reopen next time (the file may be back)
       f:close()
       file = nil
     end
-    return r1, r2
+    return r1, r2, r3
   end
 
   -- Runs under the file's lock: must not yield.
@@ -40,12 +41,13 @@ function _M.new(path, rate_limit)
     if blocked_until > now + MAX_BLOCK then blocked_until = 0 end
     if blocked_until > now then return nil, nil, 0, blocked_until - now end
     if not rate_limit then return nil, nil, 0, 0 end
+    local conflict = state ~= nil and #state ~= size
     local wait, new_state = take(state, rate_limit, now)
-    if wait > 0 then return nil, nil, wait, 0 end
-    return blocked_until, new_state, 0, 0
+    if wait > 0 then return nil, nil, wait, 0, conflict end
+    return blocked_until, new_state, 0, 0, conflict
   end
 
-  -- acquire() -> wait, blocked_left | nil, err
+  -- acquire() -> wait, blocked_left, conflict | nil, err
   function store.acquire()
     return update(acquire_locked)
   end

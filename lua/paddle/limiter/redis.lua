@@ -8,14 +8,16 @@ local redis = require "paddle.redis"
 local window = require "paddle.limiter.window"
 
 local floor = math.floor
+local format = string.format
 local tonumber = tonumber
 local type = type
 
 local _M = {}
 
--- KEYS: window list, block key. ARGV: op ("acquire" | "block"), requests
--- (0: no pacing), per, hold (seconds a slot stays taken), block seconds.
--- Returns { wait_us, blocked_us }.
+-- KEYS: window list, block key, limit key. ARGV: op ("acquire" | "block"),
+-- requests (0: no pacing), per, hold (seconds a slot stays taken), block
+-- seconds, the limit as text. Returns { wait_us, blocked_us, conflict }
+-- (conflict 1: the window was last used with another limit).
 local SCRIPT = [[
 if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME before writes
 local t = redis.call('TIME')
@@ -39,17 +41,21 @@ if ARGV[1] == 'block' then
   return { 0, 0 }
 end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
-if blocked > now then return { 0, math.floor((blocked - now) * 1e6) + 1 } end
-if n == 0 then return { 0, 0 } end
+if blocked > now then return { 0, math.floor((blocked - now) * 1e6) + 1, 0 } end
+if n == 0 then return { 0, 0, 0 } end
+local known = redis.call('GET', KEYS[3])
+local conflict = (known and known ~= ARGV[6]) and 1 or 0
+if known ~= ARGV[6] then redis.call('SET', KEYS[3], ARGV[6], 'PX', keep_ms) end
 local len = redis.call('LLEN', KEYS[1])
 if len >= n then
   local ready = tonumber(redis.call('LINDEX', KEYS[1], len - n)) + hold
-  if ready > now then return { math.floor((ready - now) * 1e6) + 1, 0 } end
+  if ready > now then return { math.floor((ready - now) * 1e6) + 1, 0, conflict } end
   redis.call('LTRIM', KEYS[1], len - n + 1, -1)
 end
 redis.call('RPUSH', KEYS[1], string.format('%.6f', now))
 redis.call('PEXPIRE', KEYS[1], keep_ms)
-return { 0, 0 }
+redis.call('PEXPIRE', KEYS[3], keep_ms)
+return { 0, 0, conflict }
 ]]
 
 local DEFAULT_PREFIX = "paddle:limiter"
@@ -58,21 +64,22 @@ local DEFAULT_PREFIX = "paddle:limiter"
 function _M.new(cfg, rate_limit)
   local conn = redis.connect(cfg)
   local prefix = cfg.key or DEFAULT_PREFIX
-  local keys = { prefix .. ":window", prefix .. ":blocked_until" }
+  local keys = { prefix .. ":window", prefix .. ":blocked_until", prefix .. ":limit" }
   local n = rate_limit and rate_limit.requests or 0
   local per = rate_limit and rate_limit.per or 1
   local hold = window.hold(per)
+  local limit_text = format("%d/%.9g", n, per)
   local store = {}
 
   local function run(op, seconds)
-    local reply, err = conn:eval(SCRIPT, keys, { op, n, per, hold, seconds or 0 })
+    local reply, err = conn:eval(SCRIPT, keys, { op, n, per, hold, seconds or 0, limit_text })
     if type(reply) ~= "table" then
       return nil, err or "redis: unexpected reply to the limiter script"
     end
-    return (tonumber(reply[1]) or 0) / 1e6, (tonumber(reply[2]) or 0) / 1e6
+    return (tonumber(reply[1]) or 0) / 1e6, (tonumber(reply[2]) or 0) / 1e6, reply[3] == 1
   end
 
-  -- acquire() -> wait, blocked_left | nil, err
+  -- acquire() -> wait, blocked_left, conflict | nil, err
   function store.acquire() return run("acquire") end
 
   -- block(seconds) -> true | nil, err

@@ -23,6 +23,15 @@ function _M.take(state, rate_limit, now)
   return wait, new_state
 end
 
+-- state_size(rate_limit) -> the length of a window state for this limit. A
+-- stored state of another length was made for another limit (a sharer
+-- configured differently): the window starts afresh each time they
+-- alternate, so together they exceed both limits.
+function _M.state_size(rate_limit)
+  local _, empty = window_acquire(nil, rate_limit.requests, rate_limit.per, 0)
+  return #empty
+end
+
 -- Spreading caps the O(requests^2) cost of building the state this way.
 local MAX_SPREAD = 2000
 

@@ -30,27 +30,30 @@ function _M.new(dict_name, rate_limit)
       .. (ngx and "" or " (ngx:DICT needs OpenResty)"), 0)
   end
   local store = {}
+  local size = rate_limit and window.state_size(rate_limit)
 
   local function locked(fn)
     while not dict:add(KEY_LOCK, true, LOCK_TTL) do ngx.sleep(LOCK_POLL) end
-    local ok, a, b = pcall(fn)
+    local ok, a, b, c = pcall(fn)
     dict:delete(KEY_LOCK)
     if not ok then error(a, 0) end
-    return a, b
+    return a, b, c
   end
 
-  -- acquire() -> wait, blocked_left | nil, err
+  -- acquire() -> wait, blocked_left, conflict | nil, err
   function store.acquire()
     local now = clock()
     local blocked = dict:get(KEY_BLOCK)
     if blocked and blocked > now then return 0, blocked - now end
     if not rate_limit then return 0, 0 end
     return locked(function()
-      local wait, state = take(dict:get(KEY_WINDOW), rate_limit, now)
-      if wait > 0 then return wait, 0 end
+      local stored = dict:get(KEY_WINDOW)
+      local conflict = stored ~= nil and #stored ~= size
+      local wait, state = take(stored, rate_limit, now)
+      if wait > 0 then return wait, 0, conflict end
       local ok, err = dict:set(KEY_WINDOW, state)
       if not ok then return nil, "shared dict " .. dict_name .. ": " .. err end
-      return 0, 0
+      return 0, 0, conflict
     end)
   end
 
