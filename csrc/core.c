@@ -22,5 +22,7 @@ int luaopen_paddle_core(lua_State *L) {
   paddle_open_session(L);
   paddle_open_webhook(L);
   paddle_open_http_head(L);
+  paddle_open_limiter_file(L);
+  paddle_open_resp(L);
   return 1;
 }

@@ -19,5 +19,7 @@ PADDLE_INTERNAL void paddle_open_normalize(lua_State *L); /* normalize.c: cjson.
 PADDLE_INTERNAL void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
 PADDLE_INTERNAL void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */
 PADDLE_INTERNAL void paddle_open_http_head(lua_State *L); /* http_head.c: HTTP/1.1 heads for cosockets */
+PADDLE_INTERNAL void paddle_open_limiter_file(lua_State *L); /* limiter_file.c: file: store */
+PADDLE_INTERNAL void paddle_open_resp(lua_State *L);     /* resp.c: blocking Redis client */
 
 #endif

@@ -116,7 +116,8 @@ function _M.sign(body, secret, ts)
   return "ts=" .. ts_text .. ";h1=" .. hmac_hex(secret, ts_text .. ":" .. body)
 end
 
--- deduper{ ttl = 86400, shared_dict = "name" | dict, prefix =, now =, max_entries = }
+-- deduper{ ttl = 86400, shared_dict = "name" | dict | redis = "redis://...", prefix =, now =,
+--   max_entries = }
 -- -> object with :claim(event_id) and :release(event_id); see paddle.webhooks.dedupe.
 function _M.deduper(opts)
   local seen = dedupe.new(opts, 2) -- not a tail call: level 2 must be our caller

@@ -1,5 +1,6 @@
--- Two nginx workers, one Paddle limit: with shared_dict the pacing window and
--- the 429 block are shared, so together the workers never exceed the limit.
+-- Two nginx workers, one Paddle limit: with shared_dict (limiter "ngx:DICT")
+-- the pacing window and the 429 block are shared, so together the workers
+-- never exceed the limit, and resume paced after a block.
 local http = require "paddle.ngx.http"
 
 local ngx = ngx
@@ -93,6 +94,8 @@ return {
         t.truthy(log[i].t - log[1].t >= 1.9, "request " .. i .. " went during the block")
       end
       t.truthy(took >= 1.9, "took " .. took)
+      -- After the block the window frees one slot every 1/20 s: paced, not a burst.
+      t.truthy(log[11].t - log[2].t >= 0.4, "10 calls after the block in " .. (log[11].t - log[2].t) .. " s")
     end,
   },
 }

@@ -1,58 +1,77 @@
--- Pacing shared by every nginx worker: the sliding window and the 429 block
--- live in an ngx.shared dict, so N workers together stay under one limit.
--- The window arithmetic is the C session's (core.window_acquire); this file
--- only keeps its state in the dict under a short lock.
-local core = require "paddle.core"
+-- The "ngx:DICT" store (the `shared_dict` option): every worker of one nginx
+-- shares the window and the 429 block through an ngx.shared dict. The window
+-- is core.window_acquire's packed state, updated under a short lock; the
+-- critical section never yields, so the lock is held for microseconds.
+local window = require "paddle.limiter.window"
 
 local ngx = ngx
 local error = error
+local pcall = pcall
+
+local take, spread = window.take, window.spread
 
 local _M = {}
 
 local LOCK_TTL = 0.1 -- seconds: a crashed holder cannot wedge the others
 local LOCK_POLL = 0.001
+local PREFIX = "paddle:limiter:"
+local KEY_WINDOW, KEY_BLOCK, KEY_LOCK = PREFIX .. "window", PREFIX .. "blocked_until", PREFIX .. "lock"
 
--- new(dict_name, rate_limit, session) -> limiter with acquire(now) and
--- share_block(), or raises when the dict is not declared.
-function _M.new(dict_name, rate_limit, session)
-  local dict = ngx.shared[dict_name]
+local function clock()
+  ngx.update_time()
+  return ngx.now()
+end
+
+-- new(dict_name, rate_limit) -> store, or raises when the dict is not declared.
+function _M.new(dict_name, rate_limit)
+  local dict = ngx and ngx.shared and ngx.shared[dict_name]
   if not dict then
-    error("paddle.new: lua_shared_dict " .. dict_name .. " is not declared in nginx.conf", 0)
+    error("lua_shared_dict " .. dict_name .. " is not declared in nginx.conf"
+      .. (ngx and "" or " (ngx:DICT needs OpenResty)"), 0)
   end
-  local prefix = "paddle:limiter:"
-  local key_window, key_block, key_lock = prefix .. "window", prefix .. "blocked_until", prefix .. "lock"
+  local store = {}
+  local size = rate_limit and window.state_size(rate_limit)
 
-  local limiter = {}
-
-  -- The critical section never yields, so the lock is held for microseconds.
-  local function take_slot(now)
-    while not dict:add(key_lock, true, LOCK_TTL) do ngx.sleep(LOCK_POLL) end
-    local wait, state = core.window_acquire(dict:get(key_window), rate_limit.requests, rate_limit.per, now)
-    if wait == 0 then dict:set(key_window, state) end
-    dict:delete(key_lock)
-    return wait
+  local function locked(fn)
+    while not dict:add(KEY_LOCK, true, LOCK_TTL) do ngx.sleep(LOCK_POLL) end
+    local ok, a, b, c = pcall(fn)
+    dict:delete(KEY_LOCK)
+    if not ok then error(a, 0) end
+    return a, b, c
   end
 
-  -- acquire(now) -> 0 (go), or the seconds to wait and why.
-  function limiter.acquire(now)
-    local blocked = dict:get(key_block)
-    if blocked then session:blocked_until(blocked) end
-    local wait, why = session:acquire(now) -- the block; the session has no window here
-    if wait > 0 then return wait, why end
-    if not rate_limit then return 0 end
-    wait = take_slot(now)
-    if wait > 0 then return wait, "pacing" end
-    return 0
+  -- acquire() -> wait, blocked_left, conflict | nil, err
+  function store.acquire()
+    local now = clock()
+    local blocked = dict:get(KEY_BLOCK)
+    if blocked and blocked > now then return 0, blocked - now end
+    if not rate_limit then return 0, 0 end
+    return locked(function()
+      local stored = dict:get(KEY_WINDOW)
+      local conflict = stored ~= nil and #stored ~= size
+      local wait, state = take(stored, rate_limit, now)
+      if wait > 0 then return wait, 0, conflict end
+      local ok, err = dict:set(KEY_WINDOW, state)
+      if not ok then return nil, "shared dict " .. dict_name .. ": " .. err end
+      return 0, 0, conflict
+    end)
   end
 
-  -- After a 429, every worker waits out the block this one learnt of.
-  function limiter.share_block()
-    local until_t = session:blocked_until()
-    local known = dict:get(key_block) or 0
-    if until_t > known then dict:set(key_block, until_t, until_t - ngx.now() + 1) end
+  -- block(seconds) -> true | nil, err
+  function store.block(seconds)
+    local now = clock()
+    local until_t = now + seconds
+    if until_t <= (dict:get(KEY_BLOCK) or 0) then return true end
+    local ok, err = dict:set(KEY_BLOCK, until_t, seconds + 1)
+    if not ok then return nil, "shared dict " .. dict_name .. ": " .. err end
+    local state = rate_limit and spread(rate_limit, until_t)
+    if state then locked(function() dict:set(KEY_WINDOW, state) end) end
+    return true
   end
 
-  return limiter
+  function store.close() end
+
+  return store
 end
 
 return _M

@@ -3,6 +3,7 @@
 --
 --   local seen = dedupe.new{ ttl = 86400 }                        -- this process
 --   local seen = dedupe.new{ ttl = 86400, shared_dict = "paddle_webhooks" } -- nginx
+--   local seen = dedupe.new{ ttl = 86400, redis = "redis://10.0.0.5:6379" } -- a fleet
 --   local first, err = seen:claim(event.event_id)  -- true once, then false
 --   seen:release(event.event_id)                   -- processing failed: allow a retry
 --
@@ -11,6 +12,9 @@
 -- arrive faster than they expire (the oldest claims are forgotten first).
 -- Under OpenResty, ngx.shared.DICT:add is atomic across workers; the dict
 -- expires entries itself and evicts the least recently used when full.
+-- On Redis, claim is SET key 1 NX EX ttl (atomic for every receiver sharing
+-- the server) and release is DEL; through cosockets inside nginx, through
+-- the C client elsewhere (paddle.redis).
 local errors = require "paddle.errors"
 
 local type = type
@@ -18,6 +22,9 @@ local error = error
 local rawget = rawget
 local tostring = tostring
 local setmetatable = setmetatable
+local pcall = pcall
+local require = require
+local ceil = math.ceil
 
 local ngx = rawget(_G, "ngx")
 local default_clock = ngx and ngx.now or os.time
@@ -121,6 +128,38 @@ function Shared:release(id)
   return true
 end
 
+-- Redis store.
+local Redis = {}
+Redis.__index = Redis
+
+local function redis_failed(what, err)
+  return nil, errors.new {
+    type = "webhook_error",
+    code = "dedupe_failed",
+    detail = "redis " .. what .. " failed: " .. tostring(err),
+  }
+end
+
+function Redis:claim(id)
+  check_id(id, "claim")
+  local reply, err = self.conn:command("SET", self.prefix .. id, "1", "NX", "EX", self.ttl)
+  if reply == "OK" then return true end
+  if reply == false then return false end -- nil reply: the key exists
+  return redis_failed("SET", err or reply)
+end
+
+function Redis:release(id)
+  check_id(id, "release")
+  local reply, err = self.conn:command("DEL", self.prefix .. id)
+  if reply == nil then return redis_failed("DEL", err) end
+  return true
+end
+
+-- Closes the connection (standalone Lua); the deduper reconnects if used again.
+function Redis:close()
+  self.conn:close()
+end
+
 local function resolve_dict(dict, level)
   if type(dict) == "string" then
     local shared = ngx and ngx.shared
@@ -146,6 +185,21 @@ function _M.new(opts, level)
   local ttl = opts.ttl or DEFAULT_TTL
   if type(ttl) ~= "number" or ttl ~= ttl or ttl <= 0 then
     error("deduper ttl must be a number of seconds > 0", level)
+  end
+  if opts.shared_dict ~= nil and opts.redis ~= nil then
+    error("deduper takes shared_dict or redis, not both", level)
+  end
+  if opts.redis ~= nil then
+    local redis = require "paddle.redis"
+    local ok, cfg = pcall(redis.parse_url, opts.redis)
+    if not ok then error("deduper redis: " .. cfg, level) end
+    local prefix = opts.prefix or cfg.key or DEFAULT_PREFIX
+    if type(prefix) ~= "string" then error("deduper prefix must be a string", level) end
+    return setmetatable({
+      conn = redis.connect(cfg),
+      ttl = tostring(ceil(ttl)), -- EX takes whole seconds
+      prefix = prefix,
+    }, Redis)
   end
   if opts.shared_dict ~= nil then
     local prefix = opts.prefix or DEFAULT_PREFIX
