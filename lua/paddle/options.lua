@@ -163,7 +163,9 @@ end
 
 local function check_limiter(who, name, v)
   if type(v) ~= "string" or not (v:match("^file:.") or v:match("^redis://.") or v:match("^ngx:.")) then
-    bad(who, name, '"file:PATH", "redis://[:password@]host:port[/db]" or "ngx:DICT"', shown(v))
+    -- never echo the value: a redis URL may hold a password
+    local got = type(v) == "string" and format("a string starting %q", sub(v, 1, 6)) or "a " .. type(v)
+    bad(who, name, '"file:PATH", "redis://[:password@]host:port[/db]" or "ngx:DICT"', got)
   end
   if has_control(v) then bad(who, name, "free of control characters") end
   return v
