@@ -133,7 +133,7 @@ describe("the API key in process memory (libcurl transport)", function()
       local curl = require "paddle.curl"
       local h = curl.new()
       h:close()
-      local transport = require "paddle.transport_curl"
+      local transport = require "paddle.transport.curl"
       io.write(tostring(curl.key_wipe), " ", tostring(transport.key_wipe), "\n")
       io.stdout:flush()
       transport.new({}).close()

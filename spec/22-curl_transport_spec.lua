@@ -1,10 +1,10 @@
--- paddle.curl's handle and paddle.transport_curl against the emulator: the
+-- paddle.curl's handle and paddle.transport.curl against the emulator: the
 -- kept header list, one exchange per perform, its results and failure
 -- codes, what C refuses before any cast or libcurl call. Also run under
 -- valgrind and ASan (spec/run-valgrind, spec/run-asan): keep it fast.
 local core = require "paddle.core"
 local curl = require "paddle.curl"
-local transport = require "paddle.transport_curl"
+local transport = require "paddle.transport.curl"
 local mock = require "support.mock"
 
 local KEY = "pdl_sdbx_apikey_01hv8gq4zx7w2x3y4z5a6b7c8d_transport"
@@ -254,7 +254,7 @@ describe("core.is_id", function()
   end)
 end)
 
-describe("paddle.transport_curl", function()
+describe("paddle.transport.curl", function()
   local m
   lazy_setup(function() m = mock.start { key = KEY } end)
   lazy_teardown(function() if m then m:stop() end end)

@@ -5,7 +5,7 @@
 local paddle = require "paddle"
 
 local KEY = "pdl_sdbx_apikey_01hv8gq4zx7w2x3y4z5a6b7c8d_failclosed"
-local TRANSPORT_MODULES = { "paddle.transport_curl", "paddle.transport.curl" }
+local TRANSPORT_MODULES = { "paddle.transport.curl" }
 
 local function id(prefix, n)
   return prefix .. "_" .. string.format("%026d", n)

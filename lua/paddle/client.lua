@@ -152,7 +152,7 @@ function Client:_transport()
   local name = o.transport or (cosockets_available() and "ngx" or "curl")
   local entry = self._transports[name]
   if entry then return entry end
-  local module = require(name == "ngx" and "paddle.ngx.transport" or "paddle.transport_curl")
+  local module = require(name == "ngx" and "paddle.transport.ngx" or "paddle.transport.curl")
   local t = module.new(o)
   t.name = t.name or name
   entry = {

@@ -34,7 +34,7 @@ local ngx = ngx
 local ngx_log = ngx.log
 local ERR = ngx.ERR
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local GARBAGE_HTML = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
   .. "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"

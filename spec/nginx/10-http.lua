@@ -1,7 +1,7 @@
 -- paddle.ngx.http, the cosocket HTTP/1.1 client, against the backends of
 -- 10-http.server.conf (plain, on the test server) and 10-http.http.conf (TLS).
 local http = require "paddle.ngx.http"
-local transport = require "paddle.ngx.transport"
+local transport = require "paddle.transport.ngx"
 local core = require "paddle.core"
 
 local char = string.char
@@ -567,7 +567,7 @@ return {
     end,
   },
 
-  -- The transport (paddle.ngx.transport, the client's interface) -----------------------
+  -- The transport (paddle.transport.ngx, the client's interface) -----------------------
   {
     name = "transport: send -> status, body, request_id, retry_after; headers() on demand",
     fn = function(t)

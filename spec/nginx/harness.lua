@@ -36,7 +36,7 @@ local sort = table.sort
 local traceback = debug.traceback
 local getinfo = debug.getinfo
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local FAILURE = {} -- marks errors raised by the assertions
 

@@ -20,7 +20,7 @@
 -- alone: target(opts) (checked options, reusable across calls), header_block
 -- (the fixed request header lines), new_conn, connect, send_request, read_head
 -- (status line and headers), read_body, set_keepalive. The transport
--- (paddle.ngx.transport) runs the same phases with a target and header block
+-- (paddle.transport.ngx) runs the same phases with a target and header block
 -- it keeps between calls. Heads are parsed and built in C (paddle.core).
 --
 -- Sockets live only for the duration of one call: they are never stored in
@@ -48,7 +48,7 @@ local http_head = core.http_head
 local http_headers = core.http_headers
 local request_head = core.http_request_head
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = core._VERSION }
 
 local DEFAULT_PORTS = { http = 80, https = 443 }
 local MIB = 1024 * 1024
