@@ -26,6 +26,7 @@
  * secret string (at most VERIFY_CACHE_MAX) in a weak-valued table: each is
  * wiped when the garbage collector next finds it unused.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -112,7 +113,7 @@ static int get_now(lua_State *L, int idx, double *now) {
   }
   if (lua_type(L, idx) != LUA_TNUMBER) return 0;
   *now = (double)lua_tonumber(L, idx);
-  return *now == *now; /* not NaN */
+  return isfinite(*now); /* NaN or infinity is no clock: "signed 0 s ago" would be a lie */
 }
 
 static int get_tolerance(lua_State *L, int idx, double *tolerance) {
@@ -154,7 +155,7 @@ static void check_args(lua_State *L, int base, int opts_idx, int opts_arg, verif
   if (!get_tolerance(L, opts_idx + 2, &a->tolerance))
     arg_error(L, opts_arg, "tolerance must be a number of seconds >= 0", opts_idx + 2);
   if (!get_now(L, opts_idx + 1, &a->now))
-    arg_error(L, opts_arg, "now must be a number or a function returning one", opts_idx + 1);
+    arg_error(L, opts_arg, "now must be a finite number of seconds or a function returning one", opts_idx + 1);
 }
 
 /* Whether any key signs sig's message as one of its h1; -1 if OpenSSL failed. */
