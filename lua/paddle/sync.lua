@@ -175,6 +175,123 @@ local function check_options(opts, label)
   return opts or {}
 end
 
+-- The planner's state: the users indexed by email and by key, the actions
+-- decided so far, and the customers kept for the end of the listing.
+local function new_state(users, key, opts)
+  local st = {
+    users = users, key = key, actions = {}, counts = zero_counts(),
+    user_by_email = {}, user_by_key = {},
+    decided = {}, -- user index -> true once matched to a customer
+    unanswered = opts.journal and _M.unanswered_creates(opts.journal) or {},
+    recovered = {},
+    by_key = {}, by_email = {}, others = {},
+  }
+  st.counts.failed = nil
+  for i, u in ipairs(users) do
+    st.user_by_email[lower(u.email)] = i
+    if key then st.user_by_key[key_string(u.custom_data[key])] = i end
+  end
+  return st
+end
+
+-- User i is customer rec: plan what (if anything) changes.
+local function decide(st, i, rec)
+  local users = st.users
+  st.decided[i] = true
+  if st.unanswered[lower(users[i].email)] then
+    st.recovered[#st.recovered + 1] = { email = users[i].email, id = rec.id, line = users[i].line }
+  end
+  local action = action_for(users[i], rec, st.key)
+  if action then
+    action.index = i
+    st.actions[#st.actions + 1] = action
+    st.counts[action.op] = st.counts[action.op] + 1
+  else
+    st.counts.unchanged = st.counts.unchanged + 1
+  end
+end
+
+-- One customer of the listing. By email, a customer is compared as it
+-- arrives and forgotten. By a custom_data key, the matches wait for the end
+-- (a key may come twice; an email match is only the fallback). With
+-- archive_missing, the active ones nobody matches are kept as { id, email }.
+local function see(st, c, archive_missing)
+  local key = st.key
+  local kv = key and type(c.custom_data) == "table" and c.custom_data[key]
+  kv = kv ~= nil and kv ~= null and key_string(kv) or nil
+  local email = type(c.email) == "string" and lower(c.email) or nil
+  if kv and st.user_by_key[kv] then
+    local rec, seen = compact(c), st.by_key[kv]
+    -- Two customers with one key: the active one is the user's.
+    if seen == nil or (seen.status ~= "active" and rec.status == "active") then
+      st.by_key[kv] = rec
+      if seen then st.others[#st.others + 1] = seen end
+    else
+      st.others[#st.others + 1] = rec
+    end
+  elseif email and st.user_by_email[email] then
+    if key then
+      st.by_email[email] = compact(c)
+    else
+      decide(st, st.user_by_email[email], compact(c))
+    end
+  elseif archive_missing and c.status == "active" then
+    st.others[#st.others + 1] = { id = c.id, email = c.email, status = c.status }
+  end
+end
+
+-- One pass over every customer, active and archived, one page in memory.
+-- Returns how many were listed, or nil, err.
+local function list_and_match(st, client, opts)
+  local listed = 0
+  local on_listed = opts.on_listed
+  for c, err in client.customers.list { status = { "active", "archived" }, per_page = 200 } do
+    if c == false then return nil, err end
+    listed = listed + 1
+    if on_listed and listed % 200 == 0 then on_listed(listed) end
+    see(st, c, opts.archive_missing)
+  end
+  return listed
+end
+
+-- Users not decided during the listing: matched by key, then by email, else created.
+local function match_the_rest(st)
+  local key, actions, counts = st.key, st.actions, st.counts
+  st.used_email = {}
+  for i, u in ipairs(st.users) do
+    if not st.decided[i] then
+      local email = lower(u.email)
+      local rec = key and st.by_key[key_string(u.custom_data[key])]
+      if rec == nil and st.by_email[email] then
+        rec = st.by_email[email]
+        st.used_email[email] = true
+      end
+      if rec then
+        decide(st, i, rec)
+      else
+        actions[#actions + 1] = { op = "create", email = u.email, line = u.line, fields = create_fields(u),
+          index = i }
+        counts.create = counts.create + 1
+      end
+    end
+  end
+  sort(actions, function(a, b) return a.index < b.index end) -- in the order of the users
+end
+
+-- With archive_missing: every active customer no user matched is archived.
+local function archive_the_unmatched(st)
+  local others = st.others
+  for email, rec in pairs(st.by_email) do
+    if not st.used_email[email] and rec.status == "active" then others[#others + 1] = rec end
+  end
+  for _, rec in ipairs(others) do
+    if rec.status == "active" then
+      st.actions[#st.actions + 1] = { op = "archive", id = rec.id, email = rec.email }
+      st.counts.archive = st.counts.archive + 1
+    end
+  end
+end
+
 -- plan(users, opts) -> plan | nil, err
 --   users: array of { email =, name =, locale =, custom_data = {...} }
 --   opts: client (default: paddle.default_client()), match ("email" or
@@ -199,101 +316,15 @@ function _M.plan(users, opts)
       detail = "no users: with archive_missing this would archive every customer; refusing" }
   end
 
-  local user_by_email, user_by_key = {}, {}
-  for i, u in ipairs(users) do
-    user_by_email[lower(u.email)] = i
-    if key then user_by_key[key_string(u.custom_data[key])] = i end
-  end
-
-  local actions, counts = {}, zero_counts()
-  counts.failed = nil
-  local decided = {} -- user index -> true once matched to a customer
-  local unanswered = opts.journal and _M.unanswered_creates(opts.journal) or {}
-  local recovered = {}
-  local function decide(i, rec)
-    decided[i] = true
-    if unanswered[lower(users[i].email)] then
-      recovered[#recovered + 1] = { email = users[i].email, id = rec.id, line = users[i].line }
-    end
-    local action = action_for(users[i], rec, key)
-    if action then
-      action.index = i
-      actions[#actions + 1] = action
-      counts[action.op] = counts[action.op] + 1
-    else
-      counts.unchanged = counts.unchanged + 1
-    end
-  end
-
-  -- One pass over every customer, one page in memory. By email, a customer
-  -- is compared as it arrives and forgotten. By a custom_data key, the
-  -- matches wait for the end (a key may come twice; an email match is only
-  -- the fallback). With archive_missing, the active ones nobody matches are
-  -- kept as { id, email }.
-  local by_key, by_email, others = {}, {}, {}
-  local listed = 0
-  local on_listed = opts.on_listed
-  for c, err in client.customers.list { status = { "active", "archived" }, per_page = 200 } do
-    if c == false then return nil, err end
-    listed = listed + 1
-    if on_listed and listed % 200 == 0 then on_listed(listed) end
-    local kv = key and type(c.custom_data) == "table" and c.custom_data[key]
-    kv = kv ~= nil and kv ~= null and key_string(kv) or nil
-    local email = type(c.email) == "string" and lower(c.email) or nil
-    if kv and user_by_key[kv] then
-      local rec, seen = compact(c), by_key[kv]
-      -- Two customers with one key: the active one is the user's.
-      if seen == nil or (seen.status ~= "active" and rec.status == "active") then
-        by_key[kv] = rec
-        if seen then others[#others + 1] = seen end
-      else
-        others[#others + 1] = rec
-      end
-    elseif email and user_by_email[email] then
-      if key then
-        by_email[email] = compact(c)
-      else
-        decide(user_by_email[email], compact(c))
-      end
-    elseif opts.archive_missing and c.status == "active" then
-      others[#others + 1] = { id = c.id, email = c.email, status = c.status }
-    end
-  end
-
-  local used_email = {}
-  for i, u in ipairs(users) do
-    if not decided[i] then
-      local email = lower(u.email)
-      local rec = key and by_key[key_string(u.custom_data[key])]
-      if rec == nil and by_email[email] then
-        rec = by_email[email]
-        used_email[email] = true
-      end
-      if rec then
-        decide(i, rec)
-      else
-        actions[#actions + 1] = { op = "create", email = u.email, line = u.line, fields = create_fields(u),
-          index = i }
-        counts.create = counts.create + 1
-      end
-    end
-  end
-  sort(actions, function(a, b) return a.index < b.index end) -- in the order of the users
-  if opts.archive_missing then
-    for email, rec in pairs(by_email) do
-      if not used_email[email] and rec.status == "active" then others[#others + 1] = rec end
-    end
-    for _, rec in ipairs(others) do
-      if rec.status == "active" then
-        actions[#actions + 1] = { op = "archive", id = rec.id, email = rec.email }
-        counts.archive = counts.archive + 1
-      end
-    end
-  end
+  local st = new_state(users, key, opts)
+  local listed, err = list_and_match(st, client, opts)
+  if not listed then return nil, err end
+  match_the_rest(st)
+  if opts.archive_missing then archive_the_unmatched(st) end
   return {
-    actions = actions, counts = counts, customers = listed,
+    actions = st.actions, counts = st.counts, customers = listed,
     match = opts.match or "email", archive_missing = opts.archive_missing and true or false,
-    key = key, recovered = recovered,
+    key = key, recovered = st.recovered,
   }
 end
 
