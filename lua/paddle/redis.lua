@@ -78,37 +78,60 @@ local function cosockets()
   return ngx ~= nil and require("paddle.ngx.http").available()
 end
 
+-- AUTH and SELECT on a new connection, through command(...).
+local function setup(cfg, command)
+  if cfg.password then
+    local ok, err, kind
+    if cfg.user then
+      ok, err, kind = command("AUTH", cfg.user, cfg.password)
+    else
+      ok, err, kind = command("AUTH", cfg.password)
+    end
+    if not ok then return nil, "redis AUTH: " .. tostring(err), kind end
+  end
+  if cfg.db ~= 0 then
+    local ok, err, kind = command("SELECT", tostring(cfg.db))
+    if not ok then return nil, "redis SELECT: " .. tostring(err), kind end
+  end
+  return true
+end
+
+-- eval(conn, script, keys, args) runs a script by its SHA-1, sending its text
+-- only when the server does not have it cached (first use, after a restart).
+local function eval(conn, script, keys, args)
+  local shas = conn.shas
+  local sha = shas[script]
+  if not sha then
+    sha = core.hex(core.sha1(script))
+    shas[script] = sha
+  end
+  local nkeys = #keys
+  local words = { sha, tostring(nkeys) }
+  for i = 1, nkeys do words[#words + 1] = keys[i] end
+  for i = 1, #args do words[#words + 1] = tostring(args[i]) end
+  local value, err, kind = conn:command("EVALSHA", unpack(words))
+  if value == nil and kind == "redis" and find(err, "^NOSCRIPT") then
+    words[1] = script
+    value, err, kind = conn:command("EVAL", unpack(words))
+  end
+  return value, err, kind
+end
+
 -- connect(cfg [, timeout]) -> connection (lazy: nothing is sent yet)
 function _M.connect(cfg, timeout)
   timeout = timeout or DEFAULT_TIMEOUT
-  local conn = {}
+  local conn = { shas = {}, eval = eval }
   local blocking -- the C connection, kept open between commands
+  local function setup_with(command) return setup(cfg, command) end
 
-  local function setup(command)
-    if cfg.password then
-      local ok, err, kind
-      if cfg.user then
-        ok, err, kind = command("AUTH", cfg.user, cfg.password)
-      else
-        ok, err, kind = command("AUTH", cfg.password)
-      end
-      if not ok then return nil, "redis AUTH: " .. tostring(err), kind end
-    end
-    if cfg.db ~= 0 then
-      local ok, err, kind = command("SELECT", tostring(cfg.db))
-      if not ok then return nil, "redis SELECT: " .. tostring(err), kind end
-    end
-    return true
-  end
-
-  local nonblocking = ngx and require("paddle.ngx.redis").new(cfg.host, cfg.port, timeout, setup)
+  local nonblocking = ngx and require("paddle.ngx.redis").new(cfg.host, cfg.port, timeout, setup_with)
 
   local command_blocking
   function command_blocking(...)
     if not blocking then
       local c, err = core.redis_connect(cfg.host, cfg.port, timeout)
       if not c then return nil, err, "io" end
-      local ok, serr, kind = setup(function(...) return c:command(...) end)
+      local ok, serr, kind = setup_with(function(...) return c:command(...) end)
       if not ok then
         c:close()
         return nil, serr, kind
@@ -127,27 +150,6 @@ function _M.connect(cfg, timeout)
   function conn.command(_, ...)
     if nonblocking and cosockets() then return nonblocking:command(...) end
     return command_blocking(...)
-  end
-
-  -- eval(script, keys, args) runs a script by its SHA-1, sending its text
-  -- only when the server does not have it cached (first use, after a restart).
-  local shas = {}
-  function conn.eval(self, script, keys, args)
-    local sha = shas[script]
-    if not sha then
-      sha = core.hex(core.sha1(script))
-      shas[script] = sha
-    end
-    local nkeys = #keys
-    local words = { sha, tostring(nkeys) }
-    for i = 1, nkeys do words[#words + 1] = keys[i] end
-    for i = 1, #args do words[#words + 1] = tostring(args[i]) end
-    local value, err, kind = self:command("EVALSHA", unpack(words))
-    if value == nil and kind == "redis" and find(err, "^NOSCRIPT") then
-      words[1] = script
-      value, err, kind = self:command("EVAL", unpack(words))
-    end
-    return value, err, kind
   end
 
   function conn.close()
