@@ -72,107 +72,123 @@ local function scalar_keys(obj)
   return keys
 end
 
+-- One maker per format: make(w, out, opts) fills w.item and w.finish;
+-- w.n counts the entities written.
+local MAKERS = {}
+
+function MAKERS.jsonl(w, out)
+  function w.item(obj)
+    out:write(_M.encode(obj), "\n")
+    w.n = w.n + 1
+  end
+end
+
+function MAKERS.json(w, out, opts)
+  local list = opts.list ~= false
+  function w.item(obj)
+    if list then
+      out:write(w.n == 0 and "[\n" or ",\n", _M.encode(obj))
+    else
+      out:write(_M.encode(obj), "\n")
+    end
+    w.n = w.n + 1
+  end
+  function w.finish()
+    if list then out:write(w.n == 0 and "[]\n" or "\n]\n") end
+    out:flush()
+  end
+end
+
+function MAKERS.csv(w, out, opts)
+  local columns = opts.columns
+  function w.item(obj)
+    columns = columns or scalar_keys(obj)
+    if w.n == 0 then out:write(csv.line(columns), "\n") end
+    local row = {}
+    for i, c in ipairs(columns) do row[i] = cell(pick(obj, c)) end
+    out:write(csv.line(row, #columns), "\n")
+    w.n = w.n + 1
+  end
+end
+
+-- One entity: a "field: value" line per field.
+local function make_record(w, out)
+  function w.item(obj)
+    local keys = {}
+    for k in pairs(obj) do keys[#keys + 1] = tostring(k) end
+    sort(keys)
+    local width = 0
+    for _, k in ipairs(keys) do if #k > width then width = #k end end
+    for _, k in ipairs(keys) do
+      out:write(k, ":", rep(" ", width - #k + 1), cell(obj[k]), "\n")
+    end
+    w.n = w.n + 1
+  end
+end
+
+-- Aligned columns; widths are fixed by the first batch of rows.
+local function write_rows(out, columns, rows, widths)
+  if not widths then
+    widths = {}
+    for i, c in ipairs(columns) do widths[i] = #c end
+    for _, row in ipairs(rows) do
+      for i, v in ipairs(row) do if #v > widths[i] then widths[i] = #v end end
+    end
+    local head = {}
+    for i, c in ipairs(columns) do head[i] = c .. rep(" ", widths[i] - #c) end
+    out:write((concat(head, "  "):gsub("%s+$", "")), "\n")
+  end
+  for _, row in ipairs(rows) do
+    local line = {}
+    for i, v in ipairs(row) do
+      if #v > widths[i] then v = sub(v, 1, widths[i] - 1) .. "~" end
+      line[i] = v .. rep(" ", widths[i] - #v)
+    end
+    out:write((concat(line, "  "):gsub("%s+$", "")), "\n")
+  end
+  out:flush()
+  return widths
+end
+
+function MAKERS.table(w, out, opts)
+  if opts.list == false then return make_record(w, out) end
+  local columns, rows, widths = opts.columns, {}, nil
+  function w.flush()
+    if #rows == 0 then return end
+    widths = write_rows(out, columns, rows, widths)
+    rows = {}
+  end
+  function w.item(obj)
+    columns = columns or scalar_keys(obj)
+    local row = {}
+    for i, c in ipairs(columns) do
+      local v = cell(pick(obj, c)):gsub("%c", " ")
+      if #v > _M.MAX_CELL then v = sub(v, 1, _M.MAX_CELL - 1) .. "~" end
+      row[i] = v
+    end
+    rows[#rows + 1] = row
+    w.n = w.n + 1
+    if #rows >= _M.TABLE_BATCH then w.flush() end
+  end
+  function w.finish()
+    w.flush()
+    if w.n == 0 then out:write("(none)\n") end
+    out:flush()
+  end
+end
+
 -- new(format, { columns = {...}, list = true|false, out = file }) -> writer
 -- writer.item(obj) for each entity, writer.finish() once.
 function _M.new(format, opts)
   opts = opts or {}
   local out = opts.out or io_stdout
-  local columns = opts.columns
-  local list = opts.list ~= false
-  local w = {}
-  local count = 0
-
-  if format == "jsonl" then
-    function w.item(obj)
-      out:write(_M.encode(obj), "\n")
-      count = count + 1
-    end
-    function w.finish() out:flush() end
-  elseif format == "json" then
-    function w.item(obj)
-      if list then
-        out:write(count == 0 and "[\n" or ",\n", _M.encode(obj))
-      else
-        out:write(_M.encode(obj), "\n")
-      end
-      count = count + 1
-    end
-    function w.finish()
-      if list then out:write(count == 0 and "[]\n" or "\n]\n") end
-      out:flush()
-    end
-  elseif format == "csv" then
-    function w.item(obj)
-      columns = columns or scalar_keys(obj)
-      if count == 0 then out:write(csv.line(columns), "\n") end
-      local row = {}
-      for i, c in ipairs(columns) do row[i] = cell(pick(obj, c)) end
-      out:write(csv.line(row, #columns), "\n")
-      count = count + 1
-    end
-    function w.finish() out:flush() end
-  elseif format == "table" and not list then
-    -- One entity: a "field: value" line per field.
-    function w.item(obj)
-      local keys = {}
-      for k in pairs(obj) do keys[#keys + 1] = tostring(k) end
-      sort(keys)
-      local width = 0
-      for _, k in ipairs(keys) do if #k > width then width = #k end end
-      for _, k in ipairs(keys) do
-        out:write(k, ":", rep(" ", width - #k + 1), cell(obj[k]), "\n")
-      end
-      count = count + 1
-    end
-    function w.finish() out:flush() end
-  elseif format == "table" then
-    local rows, widths = {}, nil
-    local function flush_rows()
-      if #rows == 0 then return end
-      if not widths then
-        widths = {}
-        for i, c in ipairs(columns) do widths[i] = #c end
-        for _, row in ipairs(rows) do
-          for i, v in ipairs(row) do if #v > widths[i] then widths[i] = #v end end
-        end
-        local head = {}
-        for i, c in ipairs(columns) do head[i] = c .. rep(" ", widths[i] - #c) end
-        out:write((concat(head, "  "):gsub("%s+$", "")), "\n")
-      end
-      for _, row in ipairs(rows) do
-        local line = {}
-        for i, v in ipairs(row) do
-          if #v > widths[i] then v = sub(v, 1, widths[i] - 1) .. "~" end
-          line[i] = v .. rep(" ", widths[i] - #v)
-        end
-        out:write((concat(line, "  "):gsub("%s+$", "")), "\n")
-      end
-      rows = {}
-      out:flush()
-    end
-    function w.item(obj)
-      columns = columns or scalar_keys(obj)
-      local row = {}
-      for i, c in ipairs(columns) do
-        local v = cell(pick(obj, c)):gsub("%c", " ")
-        if #v > _M.MAX_CELL then v = sub(v, 1, _M.MAX_CELL - 1) .. "~" end
-        row[i] = v
-      end
-      rows[#rows + 1] = row
-      count = count + 1
-      if #rows >= _M.TABLE_BATCH then flush_rows() end
-    end
-    w.flush = flush_rows
-    function w.finish()
-      flush_rows()
-      if count == 0 then out:write("(none)\n") end
-      out:flush()
-    end
-  else
-    error("unknown format " .. tostring(format), 2)
-  end
+  local make = MAKERS[format]
+  if not make then error("unknown format " .. tostring(format), 2) end
+  local w = { n = 0 }
+  make(w, out, opts)
+  w.finish = w.finish or function() out:flush() end
   w.flush = w.flush or function() out:flush() end
-  function w.count() return count end
+  function w.count() return w.n end
   return w
 end
 
