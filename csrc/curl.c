@@ -40,11 +40,12 @@
 #define MAX_HEAD (256 * 1024)
 #define MAX_HEADER_LINES 100
 #define MAX_HEADER_LINE 8192
-/* Nodes after the caller's lines: "Expect:", Accept-Encoding and the
- * Authorization line, at these offsets from n_lines. */
-#define EXPECT_NODE 0
-#define ENCODING_NODE 1
-#define AUTH_NODE 2
+/* Nodes after the caller's lines: Accept-Encoding, the Authorization line
+ * and "Expect:" (linked only when there is a body), at these offsets from
+ * n_lines. */
+#define ENCODING_NODE 0
+#define AUTH_NODE 1
+#define EXPECT_NODE 2
 #define FIXED_NODES 3
 
 PADDLE_EXPORT int luaopen_paddle_curl(lua_State *L);
@@ -69,6 +70,10 @@ typedef struct {
   double default_timeout;
   byte_buffer body;
   byte_buffer head; /* header block of the last response only */
+  /* Where the values of the headers the loop reads lie in head (offset and
+   * length; len_ -1 when absent), noted as the lines arrive. */
+  size_t request_id_at, retry_after_at;
+  long request_id_len, retry_after_len;
   char errbuf[CURL_ERROR_SIZE];
 } curl_handle;
 
@@ -116,10 +121,32 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   return buffer_append(&h->body, p, size * n) ? size * n : 0;
 }
 
+/* When the line is "name: value" (name lowercase, with its colon), notes
+ * where its trimmed value will lie in the head block, from offset `at`. */
+static void note_header(const char *p, size_t len, const char *name, size_t name_len, size_t at,
+                        size_t *value_at, long *value_len) {
+  const char *v = p + name_len, *vend = p + len;
+  if (*value_len >= 0 || len < name_len || strncasecmp(p, name, name_len) != 0) return;
+  while (v < vend && (*v == ' ' || *v == '\t')) v++;
+  while (vend > v && (vend[-1] == '\r' || vend[-1] == '\n' || vend[-1] == ' ' || vend[-1] == '\t')) vend--;
+  *value_at = at + (size_t)(v - p);
+  *value_len = (long)(vend - v);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   curl_handle *h = (curl_handle *)ud;
-  if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) h->head.len = 0; /* a new response */
-  return buffer_append(&h->head, p, size * n) ? size * n : 0;
+  size_t len = size * n, at;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response */
+    h->head.len = 0;
+    h->request_id_len = h->retry_after_len = -1;
+  }
+  at = h->head.len;
+  if (!buffer_append(&h->head, p, len)) return 0;
+  if (len > 0 && (*p == 'r' || *p == 'R')) { /* the first of each is kept, as before */
+    note_header(p, len, "request-id:", 11, at, &h->request_id_at, &h->request_id_len);
+    note_header(p, len, "retry-after:", 12, at, &h->retry_after_at, &h->retry_after_len);
+  }
+  return len;
 }
 
 /* ---------------------------------------------------------- header list */
@@ -134,9 +161,9 @@ static void free_lines(char **lines, int n) {
 static void link_nodes(struct curl_slist *nodes, char **lines, int n_lines) {
   int i, total = n_lines + FIXED_NODES;
   for (i = 0; i < n_lines; i++) nodes[i].data = lines[i];
-  nodes[n_lines + EXPECT_NODE].data = expect_line;
   nodes[n_lines + ENCODING_NODE].data = ask_nothing; /* set per call */
   nodes[n_lines + AUTH_NODE].data = NULL;            /* set per call */
+  nodes[n_lines + EXPECT_NODE].data = expect_line;   /* linked per call */
   for (i = 0; i < total; i++) nodes[i].next = i + 1 < total ? &nodes[i + 1] : NULL;
 }
 
@@ -464,9 +491,12 @@ static const char *prepare(lua_State *L, curl_handle *h, const paddle_session *s
 
   h->body.len = h->head.len = 0;
   h->body.overflow = h->head.overflow = 0;
+  h->request_id_len = h->retry_after_len = -1;
   h->errbuf[0] = '\0';
   h->nodes[h->n_lines + AUTH_NODE].data = s->auth_line;
   h->nodes[h->n_lines + ENCODING_NODE].data = compressed ? ask_gzip : ask_nothing;
+  /* "Expect:" only matters with a body (libcurl's 100-continue). */
+  h->nodes[h->n_lines + AUTH_NODE].next = body != NULL ? &h->nodes[h->n_lines + EXPECT_NODE] : NULL;
 
   rc = curl_easy_setopt(h->easy, CURLOPT_URL, url);
   if (rc != CURLE_OK) {
@@ -520,30 +550,8 @@ static CURLcode run_transfer(lua_State *L, curl_handle *h, int *interrupted) {
   return result;
 }
 
-/* The trimmed value of the first response header called `name` (lowercase,
- * with its colon) in the kept head block, or NULL. */
-static const char *find_header(const byte_buffer *head, const char *name, size_t *len) {
-  const char *p = head->data, *end = head->data + head->len;
-  size_t name_len = strlen(name);
-  while (p != NULL && p < end) {
-    const char *eol = (const char *)memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end;
-    if ((size_t)(line_end - p) >= name_len && strncasecmp(p, name, name_len) == 0) {
-      const char *v = p + name_len, *vend = line_end;
-      while (v < vend && (*v == ' ' || *v == '\t')) v++;
-      while (vend > v && (vend[-1] == '\r' || vend[-1] == ' ' || vend[-1] == '\t')) vend--;
-      *len = (size_t)(vend - v);
-      return v;
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return NULL;
-}
-
-static void push_header_or_nil(lua_State *L, const byte_buffer *head, const char *name) {
-  size_t len;
-  const char *v = find_header(head, name, &len);
-  if (v != NULL) lua_pushlstring(L, v, len);
+static void push_header_or_nil(lua_State *L, const byte_buffer *head, size_t at, long len) {
+  if (len >= 0 && head->data != NULL) lua_pushlstring(L, head->data + at, (size_t)len);
   else lua_pushnil(L);
 }
 
@@ -564,8 +572,8 @@ static int push_response(lua_State *L, curl_handle *h, CURLcode rc, int interrup
   curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
   lua_pushinteger(L, (lua_Integer)status);
   lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-  push_header_or_nil(L, &h->head, "request-id:");
-  push_header_or_nil(L, &h->head, "retry-after:");
+  push_header_or_nil(L, &h->head, h->request_id_at, h->request_id_len);
+  push_header_or_nil(L, &h->head, h->retry_after_at, h->retry_after_len);
   return 4;
 }
 

@@ -11,6 +11,7 @@ local request_loop = require "paddle.request_loop"
 local response = require "paddle.response"
 local url = require "paddle.url"
 
+local byte = string.byte
 local error = error
 local find = string.find
 local format = string.format
@@ -94,8 +95,9 @@ local function make_limiter(o, session, now, warn)
       close = function() shared:close() end,
     }
   end
+  local acquire = session.acquire
   return {
-    acquire = function(t) return session:acquire(t) end,
+    acquire = function(t) return acquire(session, t) end,
     share_block = function() end, -- the session already holds the block
     close = function() end,
   }
@@ -165,6 +167,8 @@ function Client:_transport()
     },
   }
   self._transports[name] = entry
+  -- Outside nginx the choice never changes: Client:send skips it next time.
+  if not ngx then self._entry = entry end
   return entry
 end
 
@@ -178,7 +182,7 @@ end
 -- Arguments are trusted: resources and request() check them first.
 function Client:send(method, target, query_string, body, expect, prefix, walk)
   if self._closed then closed_error(2) end
-  local full = sub(target, 1, 1) == "/" and self.base_url .. target or target
+  local full = byte(target) == 47 and self.base_url .. target or target -- "/"
   if query_string and query_string ~= "" then
     full = full .. (find(full, "?", 1, true) and "&" or "?") .. query_string
   end
@@ -188,7 +192,7 @@ function Client:send(method, target, query_string, body, expect, prefix, walk)
       detail = format("the URL would be %d bytes long; at most %d are sent", #full, MAX_URL),
     }
   end
-  local entry = self:_transport()
+  local entry = self._entry or self:_transport()
   local t = entry.transport
   local headers = body and entry.headers.body or (walk and entry.headers.skip_count or entry.headers.plain)
   if entry.current ~= headers then

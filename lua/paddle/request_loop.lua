@@ -73,9 +73,9 @@ end
 
 -- One attempt: sends and asks the session what next.
 -- Returns action, delay, status, body|code, request_id|detail, retry_after|sent.
-local function attempt_once(ctx, deadline, method, url, body, compressed, attempt)
+local function attempt_once(ctx, deadline, method, url, body, compressed, attempt, t)
   local session, now = ctx.session, ctx.now
-  local left = deadline - now()
+  local left = deadline - t
   local timeout = ctx.attempt_timeout < left and ctx.attempt_timeout or left
   local status, a, b, c = ctx.transport.send(session, method, url, body, timeout, compressed)
   local action, delay
@@ -93,19 +93,21 @@ end
 
 function _M.run(ctx, method, url, body, compressed)
   local now, limiter = ctx.now, ctx.limiter
-  local deadline = now() + ctx.timeout
+  local t = now() -- read once per turn: the limiter, the deadline and the attempt share it
+  local deadline = t + ctx.timeout
   local attempt = 0
   while true do
-    local wait, why = limiter.acquire(now())
+    local wait, why = limiter.acquire(t)
     if wait > 0 then
       if why == "blocked" and wait > ctx.max_retry_wait then return nil, too_many(wait, attempt) end
       local err = wait_within(ctx, deadline, wait, attempt, why == "blocked" and "the 429 block" or "pacing")
       if err then return nil, err end
+      t = now()
     else
       attempt = attempt + 1
-      local started = now()
+      local started = t
       local action, delay, status, a, b, c =
-        attempt_once(ctx, deadline, method, url, body, compressed, attempt)
+        attempt_once(ctx, deadline, method, url, body, compressed, attempt, t)
       if status == 429 then -- the session has set the block: every sharer waits it out
         limiter.share_block(ctx.session:blocked_until() - now())
       end
@@ -121,6 +123,7 @@ function _M.run(ctx, method, url, body, compressed)
           if not status then err.detail = err.detail .. "; last attempt: " .. a .. ": " .. b end
           return nil, err
         end
+        t = now()
       elseif not status then
         return nil, failure_of(status, a, b, attempt)
       else

@@ -311,6 +311,8 @@ local function expectation(ns_name, op)
   return "entity", ENTITY_PREFIX[ns_name]
 end
 
+local function pass(...) return ... end
+
 local function build(client, namespace, ns_name, fn_name, op)
   local label = ns_name .. "." .. fn_name
   local method, template = op[1], op[2]
@@ -357,14 +359,32 @@ local function build(client, namespace, ns_name, fn_name, op)
     return path, query, body or fixed_body
   end
 
-  return function(...)
+  local function checked_call(...)
     local ok, path, query, body = pcall(prepare, ...)
-    if not ok then error(path, 2) end
+    if not ok then error(path, 3) end
     if returns == "each" then return pager.each(client, path, query) end
     if returns == "page" then return pager.page(client, path, query) end
     local qs = query and next(query) ~= nil and encode_query(query) or nil
     return client:send(method, path, qs, body, expect, prefix)
   end
+
+  -- The common call, one id in the path and nothing else (get, archive...):
+  -- the id checked once, in C, and the path from prebuilt pieces. Anything
+  -- else (a bad id, extra arguments, a closed client) takes the checked way,
+  -- which raises the exact message.
+  local head, tail = find(template, "{", 1, true), find(template, "}", 1, true)
+  if nargs == 1 and not takes_table and not returns and head
+    and sub(template, head + 1, tail - 1) == args[1] and not find(template, "{", tail, true) then
+    local before, after, id_prefix = sub(template, 1, head - 1), sub(template, tail + 1), ids.PREFIX[args[1]]
+    local is_id = ids.valid
+    return function(id, ...)
+      if is_id(id_prefix, id) and not client._closed and select("#", ...) == 0 then
+        return client:send(method, before .. id .. after, nil, fixed_body, expect, prefix)
+      end
+      return pass(checked_call(id, ...)) -- checked_call is no tail call: its level 3 is our caller
+    end
+  end
+  return function(...) return pass(checked_call(...)) end
 end
 
 -- The hand-written few: exact email lookup and get-or-create.

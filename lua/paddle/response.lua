@@ -108,11 +108,16 @@ function _M.decode(expect, prefix, status, body, request_id, attempts, keep_null
     if doc.data == nil then return doc, nil end
     return doc.data, doc.meta
   end
-  local problem = shape_problem(expect, prefix, doc)
-  if problem then return nil, invalid(status, request_id, attempts, problem, body) end
+  -- The common answer, one entity: a table with a well-formed id is a
+  -- non-empty object, so the full check (and its message) is for the rest.
+  local data = doc.data
+  if not (expect == "entity" and type(data) == "table" and ids.valid(prefix, data.id)) then
+    local problem = shape_problem(expect, prefix, doc)
+    if problem then return nil, invalid(status, request_id, attempts, problem, body) end
+  end
   local meta = doc.meta
   if type(meta) ~= "table" then meta = { request_id = request_id } end
-  return doc.data, meta
+  return data, meta
 end
 
 -- The error value of a non-2xx answer: Paddle's error object when the body
