@@ -9,7 +9,7 @@ local KEY = "pdl_sdbx_apikey_01hv8gq4zx7w2x3y4z5a6b7c8d_clienttest"
 local function elapsed_since(t0) return core.monotonic() - t0 end
 
 describe("client over libcurl", function()
-  local m
+  local m = mock.per_file { key = KEY, rate_limit = false }
 
   local function client(opts)
     opts = opts or {}
@@ -23,18 +23,6 @@ describe("client over libcurl", function()
   local function create_customer(c, email)
     return c.request("POST", "/customers", { body = { email = email, name = "Test" } })
   end
-
-  lazy_setup(function()
-    m = mock.start { key = KEY, rate_limit = false }
-  end)
-
-  lazy_teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
-  end)
 
   describe("requests", function()
     it("sends Paddle's headers, the key as a Bearer token and a JSON body", function()

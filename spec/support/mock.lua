@@ -21,8 +21,11 @@
 --   lua_dir     passed as --lua-dir
 --   start_timeout  seconds to wait for "listening" (default 15)
 -- The object: m.url, m.port, m.ca_file, m.key, m:stop(), m:reset(),
--- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl), m:create_customer(email, fields),
--- m:admin(method, path, body) and m:request(method, path, opts).
+-- m:config(tbl), m:faults(list), m:requests(), m:mark(), m:logged(method, path),
+-- m:seed(tbl), m:create_customer(email, fields), m:admin(method, path, body)
+-- and m:request(method, path, opts).
+-- mock.per_file(opts) does the setup/teardown/before_each above in a
+-- describe block and returns the object (filled in when it starts).
 --
 -- teardown runs even when tests fail. A mock left running when the spec
 -- process ends (or dies) stops by itself: the launcher watches our pid.
@@ -160,6 +163,23 @@ function Mock:stop()
   return output
 end
 
+-- The emulator of one describe block (a spec file's): started in lazy_setup,
+-- stopped in lazy_teardown, reset before each test. Returns its object at
+-- once; the fields (url, port...) are filled in when it starts.
+function _M.per_file(opts)
+  local busted = require "busted"
+  local m = setmetatable({}, Mock)
+  busted.lazy_setup(function()
+    local s = _M.start(opts)
+    started[s] = nil
+    for k, v in pairs(s) do m[k] = v end
+    started[m] = true
+  end)
+  busted.lazy_teardown(function() m:stop() end)
+  busted.before_each(function() m:reset() end)
+  return m
+end
+
 function _M.stop_all()
   for m in pairs(started) do m:stop() end
 end
@@ -269,13 +289,29 @@ function Mock:create_customer(email, fields)
   return r.json.data
 end
 
-function Mock:reset() return self:admin("POST", "reset") end
+function Mock:reset()
+  self.marked = 0 -- the log is emptied too
+  return self:admin("POST", "reset")
+end
 function Mock:config(tbl) return self:admin("POST", "config", tbl).data end
 function Mock:faults(list)
   if next(list) == nil then list = "[]" end
   return self:admin("POST", "faults", list).data
 end
 function Mock:requests() return self:admin("GET", "requests").data end
+
+-- m:mark() remembers how many requests the log holds; m:logged(method, path)
+-- lists those made since, optionally only with this method and path.
+function Mock:mark() self.marked = #self:requests() end
+function Mock:logged(method, path)
+  local out = {}
+  for i, r in ipairs(self:requests()) do
+    if i > (self.marked or 0) and (not method or r.method == method) and (not path or r.path == path) then
+      out[#out + 1] = r
+    end
+  end
+  return out
+end
 function Mock:seed(tbl) return self:admin("POST", "seed", tbl).data end
 
 return _M
