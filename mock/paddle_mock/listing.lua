@@ -50,6 +50,32 @@ function _M.filter_arg(req, name, errs)
   return v
 end
 
+-- ?status= (default active) as the set of statuses wanted (active,
+-- archived); an unknown one is an error in errs.
+function _M.status_arg(req, errs)
+  local wanted = {}
+  for _, s in ipairs(_M.list_arg(req, "status", errs) or { "active" }) do
+    if s ~= "active" and s ~= "archived" then
+      errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
+      break
+    end
+    wanted[s] = true
+  end
+  return wanted
+end
+
+-- ?search= lowercased, or nil when absent or empty; over 100 characters, an
+-- error in errs.
+function _M.search_arg(req, errs)
+  local search = _M.filter_arg(req, "search", errs)
+  if search == "" then search = nil end
+  if search and #search > 100 then
+    errs[#errs + 1] = { field = "search",
+      message = "maximum length of 100 exceeded. provided value length " .. #search }
+  end
+  return search and lower(search)
+end
+
 -- A comma-separated filter as a list of non-empty items, or nil when
 -- absent; given but empty (or only commas), an error in errs and nil.
 function _M.list_arg(req, name, errs)
