@@ -6,6 +6,7 @@
 --   -- r.code, r.stdout, r.stderr, r.lines (stdout lines), r.json (decoded lines)
 --   local pid = cli.spawn(m, args, files)   -- in the background
 --   local dir = cli.tmpdir() ... cli.remove_dir(dir)
+--   local dir = cli.per_file_dir()   -- made and removed around a describe block
 local cjson = require "cjson"
 
 local concat = table.concat
@@ -49,6 +50,17 @@ end
 
 function _M.remove_dir(dir)
   if dir then os.execute("rm -rf " .. q(dir)) end
+end
+
+-- The scratch directory of one describe block (a spec file's): its name at
+-- once, the directory made in lazy_setup and removed in lazy_teardown.
+function _M.per_file_dir()
+  local busted = require "busted"
+  local dir = os_tmpname()
+  os_remove(dir)
+  busted.lazy_setup(function() assert(os.execute("mkdir -p " .. q(dir))) end)
+  busted.lazy_teardown(function() _M.remove_dir(dir) end)
+  return dir
 end
 
 function _M.write(path, text)
