@@ -499,12 +499,7 @@ describe("client.customers", function()
   end)
 
   describe("misuse raises at the caller's line", function()
-    local function raises(pattern, f)
-      local ok, msg = pcall(f)
-      assert.is_false(ok)
-      assert.matches(THIS_FILE, msg)
-      assert.matches(pattern, msg, 1, true)
-    end
+    local raises = require "support.raises" (THIS_FILE, { plain = true })
 
     it("rejects malformed ids before they reach a URL", function()
       raises("customer_id must be a customer id", function() client.customers.get("ctm_123") end)

@@ -14,12 +14,7 @@ describe("nested resources", function()
   local m = mock.per_file { key = KEY, rate_limit = false }
   local client, customer
 
-  local function raises(pattern, f)
-    local ok, msg = pcall(f)
-    assert.is_false(ok)
-    assert.matches(THIS_FILE, msg)
-    assert.matches(pattern, msg, 1, true)
-  end
+  local raises = require "support.raises" (THIS_FILE, { plain = true })
 
   before_each(function()
     client = paddle.new { api_key = KEY, base_url = m.url, rate_limit = false, max_retries = 0 }

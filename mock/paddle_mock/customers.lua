@@ -107,13 +107,11 @@ function _M.create(req)
     error(id, 0)
   end
   events.record("customer.created", record)
-  return 201, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.one(req, 201, record)
 end
 
 function _M.get(req, id)
-  local record = find(id, "^ctm_") and store.get(id)
-  if not record then return errors.not_found(req, id) end
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.get(req, "ctm", id)
 end
 
 function _M.update(req, id)
@@ -143,7 +141,7 @@ function _M.update(req, id)
     store.add_counter("ctm:" .. t.status, 1)
   end
   events.record("customer.updated", record)
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.one(req, 200, record)
 end
 
 function _M.list(req)

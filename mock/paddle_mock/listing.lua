@@ -8,6 +8,7 @@
 -- A filter given empty (`?status=`) is a 400 naming it: Paddle does not
 -- document that case, and an empty value is most likely a client's bug.
 local json = require "paddle.json"
+local errors = require "paddle_mock.errors"
 local store = require "paddle_mock.store"
 
 local concat = table.concat
@@ -234,6 +235,19 @@ function _M.next_url(req, last_id)
   local url = req.base_url .. req.raw_path
   if #parts > 0 then url = url .. "?" .. concat(parts, "&") end
   return url
+end
+
+-- The envelope around one entity's JSON.
+function _M.one(req, status, record)
+  return status, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+end
+
+-- GET of a top-level entity by id: its envelope, or 404 unless the id has
+-- this prefix and is stored.
+function _M.get(req, prefix, id)
+  local record = find(id, "^" .. prefix .. "_") and store.get(id)
+  if not record then return errors.not_found(req, id) end
+  return _M.one(req, 200, record)
 end
 
 -- The list envelope around JSON item strings.

@@ -49,9 +49,7 @@ local function status_of(record)
   return match(record, '^{"id":"[^"]*","customer_id":"[^"]*","status":"(%a+)"')
 end
 
-local function envelope(req, status, record)
-  return status, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
-end
+local envelope = listing.one
 
 function Nested:coll(customer_id)
   return self.prefix .. ":" .. customer_id

@@ -88,6 +88,13 @@ end
 
 _M.free_port = process.free_port
 
+-- The value of `field` in each item of a list (an answer's data).
+function _M.pluck(list, field)
+  local out = {}
+  for i, item in ipairs(list) do out[i] = item[field] end
+  return out
+end
+
 local function rate_limit_arg(rl)
   if rl == true then return nil end -- the launcher's default, 240/60
   if rl == nil or rl == false then return "off" end
