@@ -18,6 +18,16 @@ function _M.shares_window(a, b)
   return now
 end
 
+-- b admitted, then a shares a block of `seconds` (a 429's Retry-After): b
+-- is blocked. Returns b's wait.
+function _M.shares_block(a, b, seconds)
+  assert.equal(0, b:acquire(core.monotonic()))
+  a:share_block(seconds)
+  local wait, why = b:acquire(core.monotonic())
+  assert.equal("blocked", why)
+  return wait
+end
+
 -- Once a shared block has ended, with { requests = 4, per = 2 }: one call
 -- admitted, the next paced (a slot frees every per / requests = 0.5 s)
 -- rather than a burst.
