@@ -8,6 +8,7 @@
 --   local dir = cli.tmpdir() ... cli.remove_dir(dir)
 --   local dir = cli.per_file_dir()   -- made and removed around a describe block
 local cjson = require "cjson"
+local process = require "support.process"
 
 local concat = table.concat
 local io_open = io.open
@@ -18,7 +19,6 @@ local os_tmpname = os.tmpname
 local pairs = pairs
 local pcall = pcall
 local tonumber = tonumber
-local tostring = tostring
 
 local _M = {}
 
@@ -26,18 +26,10 @@ local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
 _M.LUA = LUA
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = process.shell_quote
 _M.quote = q
 
-local function slurp(path)
-  local f = io_open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a") or ""
-  f:close()
-  return s
-end
+local slurp = process.text
 _M.slurp = slurp
 
 -- A new empty directory, and its removal.
