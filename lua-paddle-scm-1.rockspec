@@ -78,6 +78,7 @@ build = {
     ["paddle.request_loop"] = "lua/paddle/request_loop.lua",
     ["paddle.resources"] = "lua/paddle/resources.lua",
     ["paddle.response"] = "lua/paddle/response.lua",
+    ["paddle.show"] = "lua/paddle/show.lua",
     ["paddle.sync"] = "lua/paddle/sync.lua",
     ["paddle.transport.curl"] = "lua/paddle/transport/curl.lua",
     ["paddle.transport.ngx"] = "lua/paddle/transport/ngx.lua",

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "udata.h"
 
 #define FILE_STORE_MT "paddle.LimiterFile"
 #define MAGIC "PDLLIM01"
@@ -60,10 +61,9 @@ static int l_file_open(lua_State *L) {
   const char *path = luaL_checklstring(L, 1, &len);
   file_store *s;
   luaL_argcheck(L, len > 0 && len < sizeof s->path && strlen(path) == len, 1, "bad path");
-  s = (file_store *)lua_newuserdata(L, sizeof *s);
-  s->fd = -1;
+  s = (file_store *)paddle_newudata(L, sizeof *s, FILE_STORE_MT);
+  s->fd = -1; /* before anything can raise: 0 is a descriptor */
   memcpy(s->path, path, len + 1);
-  luaL_setmetatable(L, FILE_STORE_MT);
   if (open_store(s) < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
@@ -208,17 +208,6 @@ static const luaL_Reg file_funcs[] = {
 };
 
 void paddle_open_limiter_file(lua_State *L) {
-  if (luaL_newmetatable(L, FILE_STORE_MT)) {
-    lua_newtable(L);
-    luaL_setfuncs(L, file_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_file_close);
-    lua_setfield(L, -2, "__gc");
-#ifdef PADDLE_HAS_CLOSE
-    lua_pushcfunction(L, l_file_close);
-    lua_setfield(L, -2, "__close");
-#endif
-  }
-  lua_pop(L, 1);
+  paddle_register_type(L, FILE_STORE_MT, file_methods, l_file_close, NULL);
   luaL_setfuncs(L, file_funcs, 0);
 }

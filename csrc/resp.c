@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "udata.h"
 
 #define REDIS_MT "paddle.RedisConnection"
 #define READ_BUF 16384
@@ -110,12 +111,9 @@ static int l_redis_connect(lua_State *L) {
   redis_conn *c;
   luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
   luaL_argcheck(L, timeout > 0, 3, "must be > 0");
-  c = (redis_conn *)lua_newuserdata(L, sizeof *c);
-  c->fd = -1;
-  c->start = c->end = 0;
-  c->err[0] = '\0';
+  c = (redis_conn *)paddle_newudata(L, sizeof *c, REDIS_MT);
+  c->fd = -1; /* before anything can raise: 0 is a descriptor */
   c->timeout_ms = (int)(timeout * 1000) + 1;
-  luaL_setmetatable(L, REDIS_MT);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -359,17 +357,6 @@ static const luaL_Reg redis_funcs[] = {
 };
 
 void paddle_open_resp(lua_State *L) {
-  if (luaL_newmetatable(L, REDIS_MT)) {
-    lua_newtable(L);
-    luaL_setfuncs(L, redis_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_redis_close);
-    lua_setfield(L, -2, "__gc");
-#ifdef PADDLE_HAS_CLOSE
-    lua_pushcfunction(L, l_redis_close);
-    lua_setfield(L, -2, "__close");
-#endif
-  }
-  lua_pop(L, 1);
+  paddle_register_type(L, REDIS_MT, redis_methods, l_redis_close, NULL);
   luaL_setfuncs(L, redis_funcs, 0);
 }

@@ -23,7 +23,8 @@ static inline void *paddle_newudata(lua_State *L, size_t size, const char *tname
 }
 
 /* The metatable of a C type: methods under __index, `release` as __gc (and
- * __close on 5.4), __tostring, __name; getmetatable() reveals nothing. */
+ * __close on 5.4), __tostring (unless NULL), __name; getmetatable() reveals
+ * nothing. */
 static inline void paddle_register_type(lua_State *L, const char *tname, const luaL_Reg *methods,
                                         lua_CFunction release, lua_CFunction tostring) {
   if (luaL_newmetatable(L, tname)) {
@@ -36,8 +37,10 @@ static inline void paddle_register_type(lua_State *L, const char *tname, const l
     lua_pushcfunction(L, release);
     lua_setfield(L, -2, "__close");
 #endif
-    lua_pushcfunction(L, tostring);
-    lua_setfield(L, -2, "__tostring");
+    if (tostring != NULL) {
+      lua_pushcfunction(L, tostring);
+      lua_setfield(L, -2, "__tostring");
+    }
     lua_pushstring(L, tname);
     lua_setfield(L, -2, "__name");
     lua_pushboolean(L, 0);

@@ -33,6 +33,7 @@
 
 #include "core.h"
 #include "signature.h"
+#include "udata.h"
 
 #define VERIFIER_MT "paddle.webhooks.Verifier"
 #define VERIFIER_MAX_SECRETS 16
@@ -217,10 +218,8 @@ static const char SECRETS_OPTION[] = "secrets must be a non-empty string or an a
 /* Pushes a new verifier holding one key per secret of the n at idx. */
 static verifier *push_verifier(lua_State *L, int idx, int n) {
   /* The userdata exists (with its __gc) before any key is allocated. */
-  verifier *v = (verifier *)lua_newuserdata(L, sizeof *v);
+  verifier *v = (verifier *)paddle_newudata(L, sizeof *v, VERIFIER_MT);
   int i;
-  memset(v, 0, sizeof *v);
-  luaL_setmetatable(L, VERIFIER_MT);
   for (i = 1; i <= n; i++) {
     size_t len;
     const char *secret;
@@ -418,26 +417,13 @@ static const luaL_Reg webhook_funcs[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg verifier_methods[] = {
+  {"close", l_verifier_close},
+  {NULL, NULL}
+};
+
 void paddle_open_webhook(lua_State *L) {
-  if (luaL_newmetatable(L, VERIFIER_MT)) {
-    lua_createtable(L, 0, 4);
-    lua_pushcfunction(L, l_verifier_close);
-    lua_setfield(L, -2, "close");
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_verifier_close);
-    lua_setfield(L, -2, "__gc");
-#ifdef PADDLE_HAS_CLOSE
-    lua_pushcfunction(L, l_verifier_close);
-    lua_setfield(L, -2, "__close");
-#endif
-    lua_pushcfunction(L, l_verifier_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, VERIFIER_MT);
-    lua_setfield(L, -2, "__name");
-    lua_pushboolean(L, 0); /* getmetatable(verifier) reveals nothing */
-    lua_setfield(L, -2, "__metatable");
-  }
-  lua_pop(L, 1);
+  paddle_register_type(L, VERIFIER_MT, verifier_methods, l_verifier_close, l_verifier_tostring);
   luaL_setfuncs(L, webhook_funcs, 0);
   lua_pushinteger(L, PADDLE_SIG_DEFAULT_TOLERANCE);
   lua_setfield(L, -2, "webhook_default_tolerance");

@@ -38,17 +38,24 @@ local function not_lua54()
   return true
 end
 
+-- Makes `rockspec` into a fresh tree, which must then hold exactly the Lua
+-- files under `dir` of this checkout (the modules `namespace`) and `others`.
+-- Returns the tree.
+local function make_exactly(rockspec, dir, namespace, others)
+  local tree = fresh_tree()
+  make(tree, rockspec)
+  local expected = lines("cd " .. dir .. " && find " .. namespace .. " -name '*.lua' | sed 's|^|share/lua/5.4/|'")
+  for _, path in ipairs(others) do expected[#expected + 1] = path end
+  table.sort(expected)
+  assert.same(expected, installed(tree))
+  return tree
+end
+
 describe("luarocks make", function()
   it("lua-paddle: the client's modules, and no emulator file", function()
     if not_lua54() then return end
-    local tree = fresh_tree()
-    make(tree, "lua-paddle-scm-1.rockspec")
-    local expected = lines("cd lua && find paddle -name '*.lua' | sed 's|^|share/lua/5.4/|'")
-    expected[#expected + 1] = "lib/lua/5.4/paddle/core.so"
-    expected[#expected + 1] = "lib/lua/5.4/paddle/curl.so"
-    expected[#expected + 1] = "bin/paddle"
-    table.sort(expected)
-    assert.same(expected, installed(tree))
+    local tree = make_exactly("lua-paddle-scm-1.rockspec", "lua", "paddle",
+      { "lib/lua/5.4/paddle/core.so", "lib/lua/5.4/paddle/curl.so", "bin/paddle" })
     -- Load it from the tree only (not from this checkout) and make a client.
     local script = ([[
       package.path = "%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;" .. package.path
@@ -74,12 +81,7 @@ describe("luarocks make", function()
 
   it("lua-paddle-mock: the emulator's modules and bin/paddle-mock, nothing of the client", function()
     if not_lua54() then return end
-    local tree = fresh_tree()
-    make(tree, "lua-paddle-mock-scm-1.rockspec")
-    local expected = lines("cd mock && find paddle_mock -name '*.lua' | sed 's|^|share/lua/5.4/|'")
-    expected[#expected + 1] = "bin/paddle-mock"
-    table.sort(expected)
-    assert.same(expected, installed(tree))
+    make_exactly("lua-paddle-mock-scm-1.rockspec", "mock", "paddle_mock", { "bin/paddle-mock" })
   end)
 
   it("paddle-mock runs from a tree holding both rocks, finding its modules there", function()

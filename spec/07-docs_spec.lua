@@ -78,9 +78,9 @@ end
 -- Runs fn(block, redis_or_nil), with a redis-server of its own when the block needs one.
 local function with_redis(block, fn)
   if not block.marks.needs_redis then return fn(nil) end
-  local redis = docrun.redis_start()
+  local redis = require("support.redis").start()
   local ok, a, b = pcall(fn, redis)
-  redis.stop()
+  redis:stop()
   if not ok then error(a, 0) end
   return a, b
 end

@@ -26,11 +26,7 @@ describe("paddle-mock /customers", function()
     return r.json.error
   end
 
-  local function ids_of(list)
-    local out = {}
-    for i, c in ipairs(list) do out[i] = c.id end
-    return out
-  end
+  local function ids_of(list) return mock.pluck(list, "id") end
 
   describe("create and get", function()
     it("answers 201 with Paddle's customer shape and envelope", function()

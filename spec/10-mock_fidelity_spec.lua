@@ -30,11 +30,7 @@ describe("paddle-mock fidelity", function()
     return r.json.data
   end
 
-  local function types_of(list)
-    local out = {}
-    for i, e in ipairs(list) do out[i] = e.event_type end
-    return out
-  end
+  local function types_of(list) return mock.pluck(list, "event_type") end
 
   describe("address_id", function()
     it("is an address of the customer on admin-made subscriptions and payment methods", function()

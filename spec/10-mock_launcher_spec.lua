@@ -6,13 +6,8 @@ local socket = require "socket"
 
 local LAUNCHER = "bin/paddle-mock"
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local process = require "support.process"
+local read_file, alive = process.read_file, process.alive
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>&1; echo \"exit=$?\""))
@@ -20,13 +15,6 @@ local function sh(cmd)
   p:close()
   local code = tonumber(out:match("exit=(%d+)%s*$"))
   return code, (out:gsub("exit=%d+%s*$", ""))
-end
-
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if not stat then return false end
-  local state = stat:match("^%d+ %b() (%a)")
-  return state ~= "Z" and state ~= "X"
 end
 
 -- Pids whose parent is pid.

@@ -9,7 +9,7 @@ local KEY = "pdl_sdbx_apikey_01hv8gq4zx7w2x3y4z5a6b7c8d_clienttest"
 local function elapsed_since(t0) return core.monotonic() - t0 end
 
 describe("client over libcurl", function()
-  local m
+  local m = mock.per_file { key = KEY, rate_limit = false }
 
   local function client(opts)
     opts = opts or {}
@@ -20,21 +20,21 @@ describe("client over libcurl", function()
     return paddle.new(opts)
   end
 
+  -- GET /customers through client(opts) with these faults on it (each gets
+  -- the method and path). Returns what the call returns, the seconds it took
+  -- and the client.
+  local function timed_get(faults, opts)
+    for _, f in ipairs(faults) do f.method, f.path = "GET", "^/customers$" end
+    m:faults(faults)
+    local c = client(opts)
+    local t0 = core.monotonic()
+    local data, err = c.request("GET", "/customers")
+    return data, err, elapsed_since(t0), c
+  end
+
   local function create_customer(c, email)
     return c.request("POST", "/customers", { body = { email = email, name = "Test" } })
   end
-
-  lazy_setup(function()
-    m = mock.start { key = KEY, rate_limit = false }
-  end)
-
-  lazy_teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
-  end)
 
   describe("requests", function()
     it("sends Paddle's headers, the key as a Bearer token and a JSON body", function()
@@ -231,33 +231,23 @@ describe("client over libcurl", function()
     end)
 
     it("honours Retry-After in seconds", function()
-      m:faults { { method = "GET", path = "^/customers$", status = 429, times = 1,
-        headers = { ["Retry-After"] = "1" } } }
-      local c = client()
-      local t0 = core.monotonic()
-      assert(c.request("GET", "/customers"))
-      local took = elapsed_since(t0)
+      local data, err, took = timed_get { { status = 429, times = 1, headers = { ["Retry-After"] = "1" } } }
+      assert(data, err)
       assert.is_true(took >= 1 and took < 1.8, "took " .. took)
     end)
 
     it("honours Retry-After as an HTTP date", function()
       local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
-      m:faults { { method = "GET", path = "^/customers$", status = 503, times = 1,
-        headers = { ["Retry-After"] = when } } }
-      local c = client()
-      local t0 = core.monotonic()
-      assert(c.request("GET", "/customers"))
-      local took = elapsed_since(t0)
+      local data, err, took = timed_get { { status = 503, times = 1, headers = { ["Retry-After"] = when } } }
+      assert(data, err)
       -- An HTTP date has whole seconds: the wait is between 1 and 2 s.
       assert.is_true(took >= 0.9 and took < 2.8, "took " .. took)
     end)
 
     it("returns the 429 at once when Retry-After exceeds max_retry_wait, then fails fast", function()
-      m:faults { { method = "GET", path = "^/customers$", status = 429, times = 1,
-        headers = { ["Retry-After"] = "60" } } }
-      local c = client { max_retry_wait = 5 }
       local t0 = core.monotonic()
-      local _, err = c.request("GET", "/customers")
+      local _, err, _, c = timed_get({ { status = 429, times = 1, headers = { ["Retry-After"] = "60" } } },
+        { max_retry_wait = 5 })
       assert.equal(429, err.status)
       assert.equal("too_many_requests", err.code)
       assert.equal(60, err.retry_after)
@@ -286,37 +276,28 @@ describe("client over libcurl", function()
 
   describe("timeouts", function()
     it("stops waiting at `timeout` and reports a timeout", function()
-      m:faults { { method = "GET", path = "^/customers$", delay_ms = 3000, times = 1 } }
-      local c = client { timeout = 0.5, max_retries = 0 }
-      local t0 = core.monotonic()
-      local _, err = c.request("GET", "/customers")
+      local _, err, took = timed_get({ { delay_ms = 3000, times = 1 } }, { timeout = 0.5, max_retries = 0 })
       assert.equal("timeout", err.code)
       assert.equal("transport_error", err.type)
-      assert.is_true(elapsed_since(t0) < 1.5)
+      assert.is_true(took < 1.5)
     end)
   end)
 
   describe("the whole call's timeout", function()
     it("bounds attempts, backoff and waits together: a 5 s hang with timeout = 2 returns in < 2.5 s", function()
-      m:faults { { method = "GET", path = "^/customers$", delay_ms = 5000, times = -1 } }
-      local c = client { timeout = 2, max_retries = 5, backoff_base = 0.2 }
-      local t0 = core.monotonic()
-      local _, err = c.request("GET", "/customers")
-      local took = elapsed_since(t0)
+      local _, err, took = timed_get({ { delay_ms = 5000, times = -1 } },
+        { timeout = 2, max_retries = 5, backoff_base = 0.2 })
       assert.equal("timeout", err.code)
       assert.is_true(took < 2.5, "took " .. took)
       assert.is_true(took > 1.5, "gave up early: " .. took)
     end)
 
     it("does not start a Retry-After wait that would pass the deadline", function()
-      m:faults { { method = "GET", path = "^/customers$", status = 503, times = 1,
-        headers = { ["Retry-After"] = "30" } } }
-      local c = client { timeout = 3 }
-      local t0 = core.monotonic()
-      local _, err = c.request("GET", "/customers")
+      local _, err, took = timed_get({ { status = 503, times = 1, headers = { ["Retry-After"] = "30" } } },
+        { timeout = 3 })
       assert.equal("timeout", err.code)
       assert.equal(503, err.status)
-      assert.is_true(elapsed_since(t0) < 1)
+      assert.is_true(took < 1)
     end)
   end)
 

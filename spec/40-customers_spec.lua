@@ -8,7 +8,8 @@ local MISSING = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4" -- well-formed, never created
 local THIS_FILE = "40%-customers_spec%.lua:%d+: "
 
 describe("client.customers", function()
-  local m, client
+  local m = mock.per_file { key = KEY, rate_limit = false }
+  local client
 
   local function new_client(opts)
     opts = opts or {}
@@ -19,37 +20,13 @@ describe("client.customers", function()
     return paddle.new(opts)
   end
 
-  -- The API requests the emulator saw since mark(), optionally only those
-  -- with this method and path.
-  local since = 0
-  local function requests(method, path)
-    local out = {}
-    for i, r in ipairs(m:requests()) do
-      if i > since and (not method or r.method == method) and (not path or r.path == path) then
-        out[#out + 1] = r
-      end
-    end
-    return out
-  end
-  local function mark() since = #m:requests() end
-
   local function create(email, fields)
     fields = fields or {}
     fields.email = email
     return assert(client.customers.create(fields))
   end
 
-  lazy_setup(function()
-    m = mock.start { key = KEY, rate_limit = false }
-  end)
-
-  lazy_teardown(function()
-    if m then m:stop() end
-  end)
-
   before_each(function()
-    m:reset()
-    mark()
     client = new_client()
   end)
 
@@ -62,7 +39,7 @@ describe("client.customers", function()
       assert.equal("Jo Brown", c.name)
       assert.equal("active", c.status)
       assert.is_string(meta.request_id)
-      local posts = requests("POST", "/customers")
+      local posts = m:logged("POST", "/customers")
       assert.equal(1, #posts)
       assert.equal('{"email":"jo@example.com","name":"Jo Brown"}', posts[1].body)
 
@@ -105,7 +82,7 @@ describe("client.customers", function()
       assert.equal("After", u.name)
       assert.equal("en", u.locale)
       assert.equal("update@example.com", u.email)
-      local patches = requests("PATCH", "/customers/" .. c.id)
+      local patches = m:logged("PATCH", "/customers/" .. c.id)
       assert.equal('{"name":"After"}', patches[1].body)
     end)
 
@@ -113,7 +90,7 @@ describe("client.customers", function()
       local c = create("null@example.com", { name = "Named" })
       local u = assert(client.customers.update(c.id, { name = paddle.null, locale = nil }))
       assert.is_nil(u.name) -- JSON null in answers reads as nil
-      assert.equal('{"name":null}', requests("PATCH")[1].body)
+      assert.equal('{"name":null}', m:logged("PATCH")[1].body)
     end)
 
     it("sends custom_data = {} as {} (Paddle's 'clear all') and nested values as given", function()
@@ -121,12 +98,12 @@ describe("client.customers", function()
       assert.same({ crm_id = "abc", tier = 2 }, c.custom_data)
       local fields = { custom_data = {} }
       local u = assert(client.customers.update(c.id, fields))
-      assert.equal('{"custom_data":{}}', requests("PATCH")[1].body)
+      assert.equal('{"custom_data":{}}', m:logged("PATCH")[1].body)
       assert.same({}, u.custom_data)
       assert.is_nil(getmetatable(fields.custom_data)) -- the caller's table is left alone
 
       local arr = assert(client.customers.update(c.id, { custom_data = { tags = paddle.array() } }))
-      assert.equal('{"custom_data":{"tags":[]}}', requests("PATCH")[2].body)
+      assert.equal('{"custom_data":{"tags":[]}}', m:logged("PATCH")[2].body)
       assert.same({}, arr.custom_data.tags)
     end)
 
@@ -151,7 +128,7 @@ describe("client.customers", function()
       local gone = create("gone@example.com")
       local a = assert(client.customers.archive(gone.id))
       assert.equal("archived", a.status)
-      assert.equal('{"status":"archived"}', requests("PATCH", "/customers/" .. gone.id)[1].body)
+      assert.equal('{"status":"archived"}', m:logged("PATCH", "/customers/" .. gone.id)[1].body)
 
       local active = {}
       for c, err in client.customers.list() do
@@ -166,7 +143,7 @@ describe("client.customers", function()
 
       local back = assert(client.customers.unarchive(gone.id))
       assert.equal("active", back.status)
-      assert.equal('{"status":"active"}', requests("PATCH", "/customers/" .. gone.id)[2].body)
+      assert.equal('{"status":"active"}', m:logged("PATCH", "/customers/" .. gone.id)[2].body)
     end)
 
     it("returns 404 when archiving a customer that does not exist", function()
@@ -183,13 +160,13 @@ describe("client.customers", function()
         wanted[create(("match%d@example.com"):format(i), { name = "Match " .. i }).id] = true
       end
       for i = 1, 3 do create(("other%d@example.com"):format(i), { name = "Other " .. i }) end
-      mark()
+      m:mark()
 
       local iter = client.customers.list { search = "match", per_page = 2, order_by = "id[ASC]" }
-      assert.equal(0, #requests()) -- nothing is fetched before the first item is asked for
+      assert.equal(0, #m:logged()) -- nothing is fetched before the first item is asked for
       local first = iter()
       assert.truthy(wanted[first.id])
-      assert.equal(1, #requests())
+      assert.equal(1, #m:logged())
 
       local seen, previous = { [first.id] = true }, first.id
       for c, err in iter do
@@ -203,7 +180,7 @@ describe("client.customers", function()
       for _ in pairs(seen) do count = count + 1 end
       assert.equal(7, count)
 
-      local log = requests("GET", "/customers")
+      local log = m:logged("GET", "/customers")
       assert.equal(4, #log) -- 2 + 2 + 2 + 1
       for i, r in ipairs(log) do
         assert.matches("search=match", r.query, 1, true)
@@ -217,62 +194,62 @@ describe("client.customers", function()
       local a = create("a+tag@example.com")
       local b = create("b@example.com")
       create("c@example.com")
-      mark()
+      m:mark()
       local got = {}
       for c in client.customers.list { email = { "a+tag@example.com", "b@example.com" } } do
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("email=a%2Btag%40example.com,b%40example.com&per_page=200", requests()[1].query)
+      assert.equal("email=a%2Btag%40example.com,b%40example.com&per_page=200", m:logged()[1].query)
 
       got = {}
       for c in client.customers.list { id = { a.id, b.id }, status = { "active", "archived" } } do
         got[c.id] = true
       end
       assert.same({ [a.id] = true, [b.id] = true }, got)
-      assert.equal("id=" .. a.id .. "," .. b.id .. "&per_page=200&status=active,archived", requests()[2].query)
+      assert.equal("id=" .. a.id .. "," .. b.id .. "&per_page=200&status=active,archived", m:logged()[2].query)
     end)
 
     it("walks with Paddle's largest page and Skip-Count: 1,000 customers in 5 requests", function()
       m:seed { customers = 1000 }
-      mark()
+      m:mark()
       local n = 0
       for c, err in client.customers.list() do
         assert(c, tostring(err))
         n = n + 1
       end
       assert.equal(1000, n)
-      local log = requests("GET", "/customers")
+      local log = m:logged("GET", "/customers")
       assert.equal(5, #log)
       for _, r in ipairs(log) do
         assert.equal("true", r.headers["skip-count"])
         assert.matches("per_page=200", r.query, 1, true)
       end
       -- page() keeps the count: no Skip-Count, Paddle's default page size
-      mark()
+      m:mark()
       local page = assert(client.customers.page())
-      assert.is_nil(requests()[1].headers["skip-count"])
+      assert.is_nil(m:logged()[1].headers["skip-count"])
       assert.equal(50, #page.data)
     end)
 
     it("find_by_email and ensure of an existing customer make one request", function()
       create("once@example.com")
-      mark()
+      m:mark()
       assert.equal(1, #assert(client.customers.find_by_email("once@example.com")))
-      assert.equal(1, #requests())
-      mark()
+      assert.equal(1, #m:logged())
+      m:mark()
       local _, created = assert(client.customers.ensure { email = "once@example.com" })
       assert.is_false(created)
-      assert.equal(1, #requests())
-      mark()
+      assert.equal(1, #m:logged())
+      m:mark()
       local _, created2 = assert(client.customers.ensure { email = "twice@example.com" })
       assert.is_true(created2)
-      assert.equal(2, #requests())
+      assert.equal(2, #m:logged())
     end)
 
     it("honours the server's per_page clamp (200) and still returns everything", function()
       m:seed { customers = 250 }
-      mark()
+      m:mark()
       local page = assert(client.customers.page { per_page = 500 })
       assert.equal(200, #page.data)
       assert.equal(200, page.meta.pagination.per_page)
@@ -285,12 +262,12 @@ describe("client.customers", function()
         n = n + 1
       end
       assert.equal(250, n)
-      assert.equal(3, #requests()) -- the page above, then 200 + 50
+      assert.equal(3, #m:logged()) -- the page above, then 200 + 50
     end)
 
     it("yields false, err once when a page fails mid-way, then ends", function()
       for i = 1, 5 do create(("mid%d@example.com"):format(i)) end
-      mark()
+      m:mark()
       local iter = client.customers.list { per_page = 2 }
       local results = { iter() } -- page 1 fetched
       m:faults { { method = "GET", path = "^/customers$", status = 500, times = 0 } }
@@ -302,7 +279,7 @@ describe("client.customers", function()
       assert.equal(500, err.status)
       assert.equal("api_error", err.type)
       assert.is_nil(iter()) -- and it stays ended
-      assert.equal(2, #requests())
+      assert.equal(2, #m:logged())
     end)
 
     it("tells done from broken: a complete walk never yields false", function()
@@ -317,7 +294,7 @@ describe("client.customers", function()
 
     it("sends a next URL naming another origin (a proxied base_url) to its own base_url", function()
       local real = create("proxied@example.com")
-      mark()
+      m:mark()
       m:faults { { method = "GET", path = "^/customers$", status = 200, body = {
         data = { { id = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4", email = "first@example.com" } },
         meta = { request_id = "r", pagination = { per_page = 1, has_more = true, estimated_total = 2,
@@ -328,7 +305,7 @@ describe("client.customers", function()
         got[#got + 1] = c.id
       end
       assert.same({ "ctm_01hv6y1jedq4p1n0yqn5ba3ky4", real.id }, got)
-      local log = requests()
+      local log = m:logged()
       assert.equal(2, #log)
       assert.equal("/customers", log[2].path)
       assert.equal("order_by=id%5BASC%5D&per_page=1&after=ctm_0", log[2].query)
@@ -347,7 +324,7 @@ describe("client.customers", function()
       -- query?): none of it is yielded, and the walk is not repeated.
       assert.equal(0, got)
       assert.equal("invalid_pagination", failure.code)
-      assert.equal(1, #requests())
+      assert.equal(1, #m:logged())
     end)
 
     it("yields false, err at once when the first page fails", function()
@@ -395,7 +372,7 @@ describe("client.customers", function()
       assert.equal(a.id, found[1].id)
       assert.equal("archived", found[1].status)
       assert.same({}, assert(client.customers.find_by_email("nobody@example.com")))
-      assert.matches("status=active,archived", requests("GET", "/customers")[1].query, 1, true)
+      assert.matches("status=active,archived", m:logged("GET", "/customers")[1].query, 1, true)
     end)
 
     it("ensure creates the customer once and then returns it with created = false", function()
@@ -407,7 +384,7 @@ describe("client.customers", function()
       assert.is_false(created_again)
       assert.equal(c.id, again.id)
       assert.equal("Ensure", again.name) -- get-or-create, not update
-      assert.equal(1, #requests("POST", "/customers"))
+      assert.equal(1, #m:logged("POST", "/customers"))
     end)
 
     it("ensure finds archived customers too", function()
@@ -421,7 +398,7 @@ describe("client.customers", function()
 
     it("ensure recovers from a 409 race by fetching the customer Paddle names", function()
       local existing = create("race@example.com")
-      mark()
+      m:mark()
       -- The lookup misses (as if the other writer had not committed yet).
       m:faults { { method = "GET", path = "^/customers$", status = 200,
         body = { data = paddle.array(), meta = { request_id = "r",
@@ -430,7 +407,7 @@ describe("client.customers", function()
       local c, created = client.customers.ensure { email = "race@example.com", name = "Race" }
       assert.is_false(created)
       assert.equal(existing.id, c.id)
-      local log = requests()
+      local log = m:logged()
       assert.equal(3, #log)
       assert.same({ "GET", "POST", "GET" }, { log[1].method, log[2].method, log[3].method })
       assert.equal(409, log[2].status)
@@ -454,9 +431,9 @@ describe("client.customers", function()
         balance = { available = "10", reserved = "0", used = "0" } })
       m:admin("POST", "/__mock/credit-balances", { customer_id = c.id, currency_code = "GBP",
         balance = { available = "1", reserved = "0", used = "0" } })
-      mark()
+      m:mark()
       local balances = assert(client.customers.credit_balances(c.id, { currency_code = { "USD", "EUR" } }))
-      assert.equal("currency_code=USD,EUR", requests()[1].query)
+      assert.equal("currency_code=USD,EUR", m:logged()[1].query)
       assert.equal(2, #balances)
       local by = {}
       for _, b in ipairs(balances) do by[b.currency_code] = b.balance end
@@ -481,16 +458,16 @@ describe("client.customers", function()
       local s = assert(client.customers.portal_session(c.id, { subscription_ids = ids }))
       assert.matches("^cpls_", s.id)
       assert.is_string(s.urls.general.overview)
-      assert.equal('{"subscription_ids":[]}', requests("POST")[2].body)
+      assert.equal('{"subscription_ids":[]}', m:logged("POST")[2].body)
       assert.is_nil(getmetatable(ids)) -- the caller's table is not marked
 
       local sub = m:admin("POST", "subscriptions", { customer_id = c.id }).data.id -- the customer's own
       s = assert(client.customers.portal_session(c.id, { subscription_ids = { sub } }))
       assert.equal(sub, s.urls.subscriptions[1].id)
-      assert.equal('{"subscription_ids":["' .. sub .. '"]}', requests("POST")[3].body)
+      assert.equal('{"subscription_ids":["' .. sub .. '"]}', m:logged("POST")[3].body)
 
       assert(client.customers.portal_session(c.id))
-      assert.equal("{}", requests("POST")[4].body)
+      assert.equal("{}", m:logged("POST")[4].body)
     end)
   end)
 
@@ -498,7 +475,7 @@ describe("client.customers", function()
     it("iterates GET /subscriptions?customer_id= with filters, across pages", function()
       local seeded = m:seed { customers = 2, subscriptions_per_customer = 5 }
       local owner = seeded.first_id
-      mark()
+      m:mark()
       local n = 0
       for s, err in client.customers.subscriptions(owner, { per_page = 2 }) do
         assert.is_nil(err)
@@ -507,7 +484,7 @@ describe("client.customers", function()
         n = n + 1
       end
       assert.equal(5, n)
-      local log = requests("GET", "/subscriptions")
+      local log = m:logged("GET", "/subscriptions")
       assert.equal(3, #log)
       for _, r in ipairs(log) do assert.matches("customer_id=" .. owner, r.query, 1, true) end
 
@@ -517,17 +494,12 @@ describe("client.customers", function()
         got[#got + 1] = s.id
       end
       assert.same({ canceled.data.id }, got)
-      assert.matches("status=canceled,paused", requests("GET", "/subscriptions")[4].query, 1, true)
+      assert.matches("status=canceled,paused", m:logged("GET", "/subscriptions")[4].query, 1, true)
     end)
   end)
 
   describe("misuse raises at the caller's line", function()
-    local function raises(pattern, f)
-      local ok, msg = pcall(f)
-      assert.is_false(ok)
-      assert.matches(THIS_FILE, msg)
-      assert.matches(pattern, msg, 1, true)
-    end
+    local raises = require "support.raises" (THIS_FILE, { plain = true })
 
     it("rejects malformed ids before they reach a URL", function()
       raises("customer_id must be a customer id", function() client.customers.get("ctm_123") end)
@@ -539,7 +511,7 @@ describe("client.customers", function()
       end)
       raises("got a nil", function() client.customers.archive() end)
       raises("got 42 (a number)", function() client.customers.update(42, {}) end)
-      assert.equal(0, #requests())
+      assert.equal(0, #m:logged())
     end)
 
     it("rejects unknown parameters, wrong types and colon calls", function()
@@ -565,7 +537,7 @@ describe("client.customers", function()
         client.customers.subscriptions(MISSING, { customer_id = MISSING })
       end)
       raises("at most 2 arguments", function() client.customers.update(MISSING, {}, {}) end)
-      assert.equal(0, #requests())
+      assert.equal(0, #m:logged())
     end)
   end)
 end)

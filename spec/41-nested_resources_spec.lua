@@ -11,38 +11,15 @@ local MISSING_PM = "paymtd_01j2jff1m3es31sdkejpaym164"
 local THIS_FILE = "41%-nested_resources_spec%.lua:%d+: "
 
 describe("nested resources", function()
-  local m, client, customer
+  local m = mock.per_file { key = KEY, rate_limit = false }
+  local client, customer
 
-  local since = 0
-  local function requests(method)
-    local out = {}
-    for i, r in ipairs(m:requests()) do
-      if i > since and (not method or r.method == method) then out[#out + 1] = r end
-    end
-    return out
-  end
-  local function mark() since = #m:requests() end
-
-  local function raises(pattern, f)
-    local ok, msg = pcall(f)
-    assert.is_false(ok)
-    assert.matches(THIS_FILE, msg)
-    assert.matches(pattern, msg, 1, true)
-  end
-
-  lazy_setup(function()
-    m = mock.start { key = KEY, rate_limit = false }
-  end)
-
-  lazy_teardown(function()
-    if m then m:stop() end
-  end)
+  local raises = require "support.raises" (THIS_FILE, { plain = true })
 
   before_each(function()
-    m:reset()
     client = paddle.new { api_key = KEY, base_url = m.url, rate_limit = false, max_retries = 0 }
     customer = assert(client.customers.create { email = "nested@example.com", name = "Nested" })
-    mark()
+    m:mark()
   end)
 
   describe("addresses", function()
@@ -52,9 +29,9 @@ describe("nested resources", function()
       assert.matches("^add_", a.id)
       assert.equal(customer.id, a.customer_id)
       assert.equal("Phoenix", a.city)
-      assert.equal("/customers/" .. customer.id .. "/addresses", requests("POST")[1].path)
+      assert.equal("/customers/" .. customer.id .. "/addresses", m:logged("POST")[1].path)
       assert.equal('{"city":"Phoenix","country_code":"US","custom_data":{"crm":"x"},"region":"AZ"}',
-        requests("POST")[1].body)
+        m:logged("POST")[1].body)
 
       assert.same(a, assert(client.addresses.get(customer.id, a.id)))
 
@@ -62,10 +39,10 @@ describe("nested resources", function()
       assert.equal("Tempe", u.city)
       assert.is_nil(u.region)
       assert.equal("US", u.country_code)
-      assert.equal('{"city":"Tempe","region":null}', requests("PATCH")[1].body)
+      assert.equal('{"city":"Tempe","region":null}', m:logged("PATCH")[1].body)
 
       assert.equal("archived", assert(client.addresses.archive(customer.id, a.id)).status)
-      assert.equal('{"status":"archived"}', requests("PATCH")[2].body)
+      assert.equal('{"status":"archived"}', m:logged("PATCH")[2].body)
       assert.equal("active", assert(client.addresses.unarchive(customer.id, a.id)).status)
     end)
 
@@ -76,14 +53,14 @@ describe("nested resources", function()
         made[i] = assert(client.addresses.create(customer.id, fields)).id
       end
       assert(client.addresses.archive(customer.id, made[5]))
-      mark()
+      m:mark()
       local got = {}
       for a, err in client.addresses.list(customer.id, { per_page = 2, order_by = "id[ASC]" }) do
         assert.is_nil(err)
         got[#got + 1] = a.id
       end
       assert.same({ made[1], made[2], made[3], made[4] }, got)
-      local log = requests("GET")
+      local log = m:logged("GET")
       assert.equal(2, #log)
       for _, r in ipairs(log) do assert.matches("per_page=2", r.query, 1, true) end
 
@@ -128,7 +105,7 @@ describe("nested resources", function()
       raises("unknown parameter \"email\"", function()
         client.addresses.list(customer.id, { email = "x" })
       end)
-      assert.equal(0, #requests())
+      assert.equal(0, #m:logged())
     end)
   end)
 
@@ -144,7 +121,7 @@ describe("nested resources", function()
       local contacts = {}
       local u = assert(client.businesses.update(customer.id, b.id, { contacts = contacts }))
       assert.same({}, u.contacts)
-      assert.equal('{"contacts":[]}', requests("PATCH")[1].body)
+      assert.equal('{"contacts":[]}', m:logged("PATCH")[1].body)
       assert.is_nil(getmetatable(contacts))
 
       assert.equal("archived", assert(client.businesses.archive(customer.id, b.id)).status)
@@ -167,7 +144,7 @@ describe("nested resources", function()
       raises("'contacts' must be an array", function()
         client.businesses.create(customer.id, { name = "x", contacts = { name = "a", email = "b@c.de" } })
       end)
-      assert.equal(0, #requests())
+      assert.equal(0, #m:logged())
     end)
   end)
 
@@ -177,7 +154,7 @@ describe("nested resources", function()
       for i = 1, 3 do
         ids[i] = m:admin("POST", "/__mock/payment-methods", { customer_id = customer.id }).data.id
       end
-      mark()
+      m:mark()
       local got = {}
       for pm, err in client.payment_methods.list(customer.id, { per_page = 2 }) do
         assert.is_nil(err)
@@ -185,7 +162,7 @@ describe("nested resources", function()
         got[pm.id] = true
       end
       assert.same({ [ids[1]] = true, [ids[2]] = true, [ids[3]] = true }, got)
-      assert.equal(2, #requests("GET"))
+      assert.equal(2, #m:logged("GET"))
 
       local pm = assert(client.payment_methods.get(customer.id, ids[1]))
       assert.equal("card", pm.type)
@@ -210,7 +187,7 @@ describe("nested resources", function()
     it("subscriptions.list filters by customer_id and status, paging", function()
       local seeded = m:seed { customers = 3, subscriptions_per_customer = 3 }
       local a, b = seeded.first_id, seeded.last_id
-      mark()
+      m:mark()
       local ids = {}
       for s, err in client.subscriptions.list { customer_id = { a, b }, per_page = 2 } do
         assert.is_nil(err)
@@ -218,8 +195,8 @@ describe("nested resources", function()
         ids[#ids + 1] = s.id
       end
       assert.equal(6, #ids)
-      assert.equal(3, #requests("GET"))
-      assert.matches("customer_id=" .. a .. "," .. b, requests("GET")[1].query, 1, true)
+      assert.equal(3, #m:logged("GET"))
+      assert.matches("customer_id=" .. a .. "," .. b, m:logged("GET")[1].query, 1, true)
 
       local all = 0
       for _ in client.subscriptions.list { status = { "active" }, per_page = 200 } do all = all + 1 end
@@ -242,7 +219,7 @@ describe("nested resources", function()
         types[#types + 1] = e.event_type
       end
       assert.same({ "customer.created", "customer.updated", "address.created" }, types)
-      assert.equal(3, #requests("GET")) -- three pages of one
+      assert.equal(3, #m:logged("GET")) -- three pages of one
 
       types = {}
       for e in client.events.list { event_type = { "customer.updated" } } do

@@ -18,19 +18,7 @@ end
 local run = require("support.child").run
 
 describe("module-level API", function()
-  local m
-
-  lazy_setup(function()
-    m = mock.start { key = KEY, rate_limit = false }
-  end)
-
-  lazy_teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
-  end)
+  local m = mock.per_file { key = KEY, rate_limit = false }
 
   describe("default client from the environment", function()
     it("uses PADDLE_API_KEY and PADDLE_BASE_URL on first use", function()

@@ -3,6 +3,7 @@
 -- release is DEL; the same semantics and errors as the other dedupers.
 local webhooks = require "paddle.webhooks"
 local redis = require "support.redis"
+local scripts = require "support.scripts"
 local mock = require "support.mock"
 
 describe("paddle.webhooks.deduper on Redis", function()
@@ -53,23 +54,13 @@ describe("paddle.webhooks.deduper on Redis", function()
   end)
 
   it("lets exactly one of many processes claim an event", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/5.4/?.so;" .. package.cpath
+    local outputs = scripts.run([[
       local seen = require("paddle.webhooks").deduper { redis = "]] .. r.url .. [[" }
       local won = 0
       for i = 1, 50 do if seen:claim("evt_race_" .. i) then won = won + 1 end end
       print(won)
-    ]])
-    f:close()
-    local pipes = {}
-    for i = 1, 4 do pipes[i] = io.popen("lua5.4 " .. script) end
-    local total = 0
-    for i = 1, 4 do total = total + tonumber(pipes[i]:read("*a")); pipes[i]:close() end
-    os.remove(script)
-    assert.equal(50, total)
+    ]], { copies = 4 })
+    assert.equal(50, scripts.sum(outputs))
   end)
 
   it("returns dedupe_failed when Redis is unreachable, and recovers", function()

@@ -5,6 +5,8 @@ local limiter = require "paddle.limiter"
 local paddle = require "paddle"
 local mock = require "support.mock"
 local fleet = require "support.fleet"
+local checks = require "support.limiter_checks"
+local scripts = require "support.scripts"
 
 local function session()
   return core.session { api_key = "pdl_sdbx_apikey_limiterspec" }
@@ -79,14 +81,8 @@ describe("paddle.limiter file store", function()
   it("shares one window between limiters (as between processes)", function()
     local a = make("file:" .. path, { requests = 3, per = 10 })
     local b = make("file:" .. path, { requests = 3, per = 10 })
-    local now = core.monotonic()
-    assert.equal(0, a:acquire(now))
-    assert.equal(0, b:acquire(now))
-    assert.equal(0, a:acquire(now))
-    local wait, why = b:acquire(now)
-    assert.equal("pacing", why)
-    assert.is_true(wait > 9.9 and wait <= 10.2, "wait " .. wait)
-    wait = a:acquire(now)
+    local now = checks.shares_window(a, b)
+    local wait = a:acquire(now)
     assert.is_true(wait > 9.9, "the other limiter waits too")
   end)
 
@@ -94,26 +90,16 @@ describe("paddle.limiter file store", function()
     local rl = { requests = 4, per = 2 }
     local a = make("file:" .. path, rl)
     local b = make("file:" .. path, rl)
-    assert.equal(0, b:acquire(core.monotonic()))
-    a:share_block(0.5)
-    local wait, why = b:acquire(core.monotonic())
-    assert.equal("blocked", why)
+    local wait = checks.shares_block(a, b, 0.5)
     assert.is_true(wait > 0.4 and wait <= 0.5, "wait " .. wait)
     core.sleep(wait + 0.01)
-    -- After the block one slot frees every per / requests = 0.5 s.
-    assert.equal(0, b:acquire(core.monotonic()))
-    wait, why = a:acquire(core.monotonic())
-    assert.equal("pacing", why)
-    assert.is_true(wait > 0.4 and wait < 0.55, "wait " .. wait)
+    checks.resumes_paced(a, b)
   end)
 
   it("shares the block without a rate limit too", function()
     local a = make("file:" .. path, nil)
     local b = make("file:" .. path, nil)
-    assert.equal(0, b:acquire(core.monotonic()))
-    a:share_block(30)
-    local wait, why = b:acquire(core.monotonic())
-    assert.equal("blocked", why)
+    local wait = checks.shares_block(a, b, 30)
     assert.is_true(wait > 29, "wait " .. wait)
   end)
 
@@ -251,13 +237,7 @@ end)
 describe("paddle.limiter file store across fork", function()
   it("a forked child waits for the lock its parent holds", function()
     local path = tmp_path()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/luajit/?.so;" .. package.cpath
-      local ffi = require "ffi"
-      ffi.cdef "int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
+    local out = scripts.run([[
       local core = require "paddle.core"
       local store = assert(core.limiter_file_open(arg[1]))
       store:update(function() return 0, nil end)
@@ -272,12 +252,7 @@ describe("paddle.limiter file store across fork", function()
       end
       store:update(function() core.sleep(0.5) end)
       ffi.C.waitpid(pid, nil, 0)
-    ]])
-    f:close()
-    local p = io.popen("luajit " .. script .. " " .. path .. " 2>&1")
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
+    ]], { fork = true, args = { path } })
     os.remove(path)
     local waited = tonumber(out:match("child waited ([%d.]+)"))
     assert.truthy(waited, out)

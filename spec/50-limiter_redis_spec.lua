@@ -6,7 +6,9 @@ local limiter = require "paddle.limiter"
 local redis_url = require "paddle.redis"
 local mock = require "support.mock"
 local fleet = require "support.fleet"
+local checks = require "support.limiter_checks"
 local redis = require "support.redis"
+local scripts = require "support.scripts"
 local socket = require "socket"
 
 local function make(spec, rate_limit)
@@ -50,13 +52,7 @@ describe("paddle.limiter redis store", function()
   it("shares one window between limiters, under the key prefix", function()
     local a = make(r.url .. "?key=shop", { requests = 3, per = 10 })
     local b = make(r.url .. "?key=shop", { requests = 3, per = 10 })
-    local now = core.monotonic()
-    assert.equal(0, a:acquire(now))
-    assert.equal(0, b:acquire(now))
-    assert.equal(0, a:acquire(now))
-    local wait, why = b:acquire(now)
-    assert.equal("pacing", why)
-    assert.is_true(wait > 9.9 and wait <= 10.2, "wait " .. wait)
+    local now = checks.shares_window(a, b)
     assert.equal("3", r:cli("LLEN", "shop:window"))
     -- Another prefix is another limit.
     local c = make(r.url .. "?key=other", { requests = 3, per = 10 })
@@ -68,18 +64,12 @@ describe("paddle.limiter redis store", function()
     local rl = { requests = 4, per = 2 }
     local a = make(r.url, rl)
     local b = make(r.url, rl)
-    assert.equal(0, b:acquire(core.monotonic()))
-    a:share_block(0.5)
+    local wait = checks.shares_block(a, b, 0.5)
     local ttl = tonumber(r:cli("PTTL", "paddle:limiter:blocked_until"))
     assert.is_true(ttl > 300 and ttl <= 500, "PTTL " .. ttl)
-    local wait, why = b:acquire(core.monotonic())
-    assert.equal("blocked", why)
     assert.is_true(wait > 0.3 and wait <= 0.5, "wait " .. wait)
     core.sleep(wait + 0.02)
-    assert.equal(0, b:acquire(core.monotonic()))
-    wait, why = a:acquire(core.monotonic())
-    assert.equal("pacing", why)
-    assert.is_true(wait > 0.4 and wait < 0.55, "wait " .. wait)
+    checks.resumes_paced(a, b)
   end)
 
   it("warns once when a sharer uses another rate_limit", function()
@@ -106,25 +96,15 @@ describe("paddle.limiter redis store", function()
 
   it("never over-admits under concurrent processes", function()
     -- 4 processes race for 10 slots in a 30 s window: exactly 10 admitted.
-    local script = [[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/5.4/?.so;" .. package.cpath
+    local outputs = scripts.run([[
       local core = require "paddle.core"
-      local l = require("paddle.limiter").new("URL", { requests = 10, per = 30 },
+      local l = require("paddle.limiter").new("]] .. r.url .. [[", { requests = 10, per = 30 },
         core.session { api_key = "k" })
       local n = 0
       for _ = 1, 10 do if l:acquire(core.monotonic()) == 0 then n = n + 1 end end
       print(n)
-    ]]
-    script = script:gsub("URL", r.url)
-    local file = os.tmpname()
-    local f = assert(io.open(file, "w")); f:write(script); f:close()
-    local pipes = {}
-    for i = 1, 4 do pipes[i] = io.popen("lua5.4 " .. file) end
-    local total = 0
-    for i = 1, 4 do total = total + tonumber(pipes[i]:read("*a")); pipes[i]:close() end
-    os.remove(file)
-    assert.equal(10, total)
+    ]], { copies = 4 })
+    assert.equal(10, scripts.sum(outputs))
   end)
 
   it("authenticates and selects the database of the URL", function()
@@ -173,13 +153,7 @@ describe("paddle.redis across fork", function()
   teardown(function() if r then r:stop() end end)
 
   it("a forked child connects its own, and the parent's connection stays up", function()
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/luajit/?.so;" .. package.cpath
-      local ffi = require "ffi"
-      ffi.cdef "int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
+    local out = scripts.run([[
       local redis = require "paddle.redis"
       local conn = redis.connect(redis.parse_url(arg[1]))
       local me = conn:command("CLIENT", "ID")
@@ -192,12 +166,7 @@ describe("paddle.redis across fork", function()
       end
       ffi.C.waitpid(pid, nil, 0)
       print("parent", conn:command("CLIENT", "ID") == me and "kept" or "lost")
-    ]])
-    f:close()
-    local p = io.popen("luajit " .. script .. " " .. r.url .. " 2>&1")
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
+    ]], { fork = true, args = { r.url } })
     assert.matches("child%s+%d+", out)
     assert.matches("parent%s+kept", out)
   end)

@@ -6,16 +6,8 @@ local mock = require "support.mock"
 local KEY = "pdl_sdbx_apikey_clitest"
 
 describe("paddle command", function()
-  local m, dir
-  setup(function()
-    m = mock.start { key = KEY }
-    dir = cli.tmpdir()
-  end)
-  teardown(function()
-    if m then m:stop() end
-    cli.remove_dir(dir)
-  end)
-  before_each(function() m:reset() end)
+  local m = mock.per_file { key = KEY }
+  local dir = cli.per_file_dir()
 
   local function ok_run(args, opts)
     local r = cli.run(m, args, opts)

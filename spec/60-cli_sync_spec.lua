@@ -8,16 +8,8 @@ local socket = require "socket"
 local KEY = "pdl_sdbx_apikey_clisync"
 
 describe("paddle sync", function()
-  local m, dir
-  setup(function()
-    m = mock.start { key = KEY }
-    dir = cli.tmpdir()
-  end)
-  teardown(function()
-    if m then m:stop() end
-    cli.remove_dir(dir)
-  end)
-  before_each(function() m:reset() end)
+  local m = mock.per_file { key = KEY }
+  local dir = cli.per_file_dir()
 
   local function file(name, text) return cli.write(dir .. "/" .. name, text) end
 

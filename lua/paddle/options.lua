@@ -3,6 +3,8 @@
 -- table (unknown names raise, naming the closest known one); C and the
 -- transports only ever receive values checked here, so no option error can
 -- surface later from inside a call.
+local show = require "paddle.show"
+
 local concat = table.concat
 local error = error
 local format = string.format
@@ -87,14 +89,7 @@ local function bad(who, name, want, got)
   error(format("%s: option '%s' must be %s%s", who, name, want, got and (", got " .. got) or ""), 0)
 end
 
-local function shown(v)
-  if type(v) == "string" then
-    if #v > 40 then v = sub(v, 1, 40) .. "..." end
-    return format("%q (a string)", v)
-  end
-  if type(v) == "number" then return format("%.17g (a number)", v) end
-  return "a " .. type(v)
-end
+local function shown(v) return show.value(v, 40) end
 
 -- Levenshtein distance, for "did you mean" on misspelt option names.
 local function distance(a, b)

@@ -8,6 +8,7 @@
 local ids = require "paddle.ids"
 local json = require "paddle.json"
 local pager = require "paddle.pager"
+local show = require "paddle.show"
 local url = require "paddle.url"
 
 local concat = table.concat
@@ -144,14 +145,7 @@ end
 -- its caller's line)
 ---------------------------------------------------------------------------
 
-local function shown(v)
-  if type(v) == "string" then
-    if #v > 60 then v = sub(v, 1, 60) .. "..." end
-    return format("%q (a string)", v)
-  end
-  if type(v) == "number" then return format("%.17g (a number)", v) end
-  return "a " .. type(v)
-end
+local shown = show.value
 
 local function misuse(label, message)
   error(label .. ": " .. message, 0)

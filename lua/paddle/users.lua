@@ -8,17 +8,16 @@
 local csv = require "paddle.csv"
 local errors = require "paddle.errors"
 local json = require "paddle.json"
+local show = require "paddle.show"
 
 local concat = table.concat
 local find = string.find
-local format = string.format
 local io_open = io.open
 local io_stdin = io.stdin
 local lower = string.lower
 local match = string.match
 local next = next
 local pairs = pairs
-local sub = string.sub
 local tostring = tostring
 local type = type
 
@@ -47,18 +46,20 @@ function _M.match_key(match_opt)
 end
 
 local function shown(v)
-  if type(v) == "string" then
-    if #v > 60 then v = sub(v, 1, 60) .. "..." end
-    return format("%q", v)
-  end
+  if type(v) == "string" then return show.quoted(v) end
   if v == null then return "null" end
   return type(v)
 end
 
--- Collects problems; `fail` makes the final error value.
-local function problems(file)
+local check_user -- below
+
+-- Collects problems (`error` makes the final error value) and the users read
+-- (`check` checks one, against the others; `key` is the custom_data key users
+-- are matched on).
+local function problems(file, key)
   local list, count = {}, 0
-  local self = {}
+  local seen = { email = {}, key = {} }
+  local self = { users = {} }
   function self.add(line, message)
     count = count + 1
     if #list < _M.MAX_REPORTED then
@@ -76,11 +77,24 @@ local function problems(file)
         .. concat(lines, "\n"),
     }
   end
+  function self.check(u, line)
+    check_user(u, line, self, seen, key)
+  end
+  -- Keeps a user read, checked unless it already had a problem.
+  function self.keep(u, line, bad)
+    if not bad then self.check(u, line) end
+    self.users[#self.users + 1] = u
+  end
+  -- users | nil, err
+  function self.result()
+    if count > 0 then return nil, self.error() end
+    return self.users
+  end
   return self
 end
 
 -- Checks one user's fields (already split into a table); adds problems.
-local function check_user(u, line, p, seen, key)
+function check_user(u, line, p, seen, key)
   if u.email == nil or u.email == null or u.email == "" then
     p.add(line, "no email")
   elseif not _M.is_email(u.email) then
@@ -118,9 +132,7 @@ local function check_user(u, line, p, seen, key)
 end
 
 local function read_csv(read_line, file, key)
-  local p = problems(file)
-  local users = {}
-  local seen = { email = {}, key = {} }
+  local p = problems(file, key)
   local records = csv.records(read_line)
   local header, header_line, bad_line = records()
   if header == nil then
@@ -176,21 +188,17 @@ local function read_csv(read_line, file, key)
             end
           end
         end
-        check_user(u, line, p, seen, key)
-        users[#users + 1] = u
+        p.keep(u, line)
       end
     end
   end
-  if p.count() > 0 then return nil, p.error() end
-  return users
+  return p.result()
 end
 
 local FIELDS = { email = true, name = true, locale = true, custom_data = true }
 
 local function read_jsonl(read_line, file, key)
-  local p = problems(file)
-  local users = {}
-  local seen = { email = {}, key = {} }
+  local p = problems(file, key)
   local line = 0
   for text in read_line do
     line = line + 1
@@ -222,13 +230,11 @@ local function read_jsonl(read_line, file, key)
             ok = false
           end
         end
-        if ok then check_user(u, line, p, seen, key) end
-        users[#users + 1] = u
+        p.keep(u, line, not ok)
       end
     end
   end
-  if p.count() > 0 then return nil, p.error() end
-  return users
+  return p.result()
 end
 
 -- read(path, { input = "csv"|"jsonl", match = "email"|"custom_data.KEY" })
@@ -281,8 +287,7 @@ end
 -- check(users, opts) -> users | nil, err: the same checks for a Lua array.
 function _M.check(users, opts)
   local key = _M.match_key(opts and opts.match)
-  local p = problems("users")
-  local seen = { email = {}, key = {} }
+  local p = problems("users", key)
   for i, u in pairs(users) do
     if type(u) ~= "table" then
       p.add(i, "not a table")
@@ -290,7 +295,7 @@ function _M.check(users, opts)
       if u.custom_data ~= nil and u.custom_data ~= null and type(u.custom_data) ~= "table" then
         p.add(i, "custom_data must be a table, got " .. shown(u.custom_data))
       else
-        check_user(u, u.line or i, p, seen, key)
+        p.check(u, u.line or i)
       end
     end
   end

@@ -126,28 +126,34 @@ handlers["POST /__mock/seed"] = function(req, body)
   return ok(200, seed.run(o))
 end
 
-handlers["POST /__mock/subscriptions"] = function(req, body)
+-- A record of `entity` (subscriptions, payment_methods) for an existing
+-- customer, with an address; `check(req, body)` may refuse the body first
+-- (returning an answer). Records `event`.
+local function create_for_customer(req, body, entity, event, check)
   local s, b = customer_or_404(req, body)
   if s then return s, b end
-  if body.status ~= nil and not subscriptions.STATUSES[body.status] then
-    return errors.invalid(req, { { field = "status",
-      message = "must be one of: active, canceled, past_due, paused, trialing" } })
+  if check then
+    s, b = check(req, body)
+    if s then return s, b end
   end
   local fields, status, answer = with_address(req, body)
   if not fields then return status, answer end
-  local _, record = subscriptions.create_record(body.customer_id, fields)
-  events.record("subscription.created", record)
+  local _, record = entity.create_record(body.customer_id, fields)
+  events.record(event, record)
   return ok_raw(201, record)
 end
 
+handlers["POST /__mock/subscriptions"] = function(req, body)
+  return create_for_customer(req, body, subscriptions, "subscription.created", function()
+    if body.status ~= nil and not subscriptions.STATUSES[body.status] then
+      return errors.invalid(req, { { field = "status",
+        message = "must be one of: active, canceled, past_due, paused, trialing" } })
+    end
+  end)
+end
+
 handlers["POST /__mock/payment-methods"] = function(req, body)
-  local s, b = customer_or_404(req, body)
-  if s then return s, b end
-  local fields, status, answer = with_address(req, body)
-  if not fields then return status, answer end
-  local _, record = payment_methods.create_record(body.customer_id, fields)
-  events.record("payment_method.saved", record)
-  return ok_raw(201, record)
+  return create_for_customer(req, body, payment_methods, "payment_method.saved")
 end
 
 handlers["POST /__mock/credit-balances"] = function(req, body)

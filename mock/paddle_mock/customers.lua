@@ -107,13 +107,11 @@ function _M.create(req)
     error(id, 0)
   end
   events.record("customer.created", record)
-  return 201, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.one(req, 201, record)
 end
 
 function _M.get(req, id)
-  local record = find(id, "^ctm_") and store.get(id)
-  if not record then return errors.not_found(req, id) end
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.get(req, "ctm", id)
 end
 
 function _M.update(req, id)
@@ -143,27 +141,13 @@ function _M.update(req, id)
     store.add_counter("ctm:" .. t.status, 1)
   end
   events.record("customer.updated", record)
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.one(req, 200, record)
 end
 
 function _M.list(req)
   local errs = {}
-  local statuses = listing.list_arg(req, "status", errs) or { "active" }
-  local wanted = {}
-  for _, s in ipairs(statuses) do
-    if STATUSES[s] then
-      wanted[s] = true
-    else
-      errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
-      break
-    end
-  end
-  local search = listing.filter_arg(req, "search", errs)
-  if search == "" then search = nil end
-  if search and #search > 100 then
-    errs[#errs + 1] = { field = "search",
-      message = "maximum length of 100 exceeded. provided value length " .. #search }
-  end
+  local wanted = listing.status_arg(req, errs)
+  local needle = listing.search_arg(req, errs)
   local id_list = listing.list_arg(req, "id", errs)
   local emails = listing.list_arg(req, "email", errs)
   for _, e in ipairs(emails or {}) do
@@ -186,7 +170,6 @@ function _M.list(req)
     in_email = {}
     for _, owner in ipairs(by_email) do in_email[owner] = true end
   end
-  local needle = search and lower(search)
 
   local spec = {
     coll = COLL, prefix = "ctm",

@@ -8,6 +8,7 @@
 -- A filter given empty (`?status=`) is a 400 naming it: Paddle does not
 -- document that case, and an empty value is most likely a client's bug.
 local json = require "paddle.json"
+local errors = require "paddle_mock.errors"
 local store = require "paddle_mock.store"
 
 local concat = table.concat
@@ -48,6 +49,32 @@ function _M.filter_arg(req, name, errs)
   local v = arg(req, name)
   if v ~= nil and v:find("^%s*$") then empty_filter(name, errs) end
   return v
+end
+
+-- ?status= (default active) as the set of statuses wanted (active,
+-- archived); an unknown one is an error in errs.
+function _M.status_arg(req, errs)
+  local wanted = {}
+  for _, s in ipairs(_M.list_arg(req, "status", errs) or { "active" }) do
+    if s ~= "active" and s ~= "archived" then
+      errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
+      break
+    end
+    wanted[s] = true
+  end
+  return wanted
+end
+
+-- ?search= lowercased, or nil when absent or empty; over 100 characters, an
+-- error in errs.
+function _M.search_arg(req, errs)
+  local search = _M.filter_arg(req, "search", errs)
+  if search == "" then search = nil end
+  if search and #search > 100 then
+    errs[#errs + 1] = { field = "search",
+      message = "maximum length of 100 exceeded. provided value length " .. #search }
+  end
+  return search and lower(search)
 end
 
 -- A comma-separated filter as a list of non-empty items, or nil when
@@ -208,6 +235,19 @@ function _M.next_url(req, last_id)
   local url = req.base_url .. req.raw_path
   if #parts > 0 then url = url .. "?" .. concat(parts, "&") end
   return url
+end
+
+-- The envelope around one entity's JSON.
+function _M.one(req, status, record)
+  return status, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+end
+
+-- GET of a top-level entity by id: its envelope, or 404 unless the id has
+-- this prefix and is stored.
+function _M.get(req, prefix, id)
+  local record = find(id, "^" .. prefix .. "_") and store.get(id)
+  if not record then return errors.not_found(req, id) end
+  return _M.one(req, 200, record)
 end
 
 -- The list envelope around JSON item strings.

@@ -49,9 +49,7 @@ local function status_of(record)
   return match(record, '^{"id":"[^"]*","customer_id":"[^"]*","status":"(%a+)"')
 end
 
-local function envelope(req, status, record)
-  return status, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
-end
+local envelope = listing.one
 
 function Nested:coll(customer_id)
   return self.prefix .. ":" .. customer_id
@@ -139,21 +137,8 @@ end
 function Nested:list(req, customer_id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
   local errs = {}
-  local wanted = {}
-  for _, s in ipairs(listing.list_arg(req, "status", errs) or { "active" }) do
-    if not STATUS.values[s] then
-      errs[#errs + 1] = { field = "status", message = "must be one of: active, archived" }
-      break
-    end
-    wanted[s] = true
-  end
-  local search = listing.filter_arg(req, "search", errs)
-  if search == "" then search = nil end
-  if search and #search > 100 then
-    errs[#errs + 1] = { field = "search",
-      message = "maximum length of 100 exceeded. provided value length " .. #search }
-  end
-  local needle = search and lower(search)
+  local wanted = listing.status_arg(req, errs)
+  local needle = listing.search_arg(req, errs)
   local searched = self.searched
   return listing.list(req, {
     coll = self:coll(customer_id), prefix = self.prefix,

@@ -85,7 +85,7 @@ function _M.get(req, customer_id, id)
   if not customer_exists(customer_id) then return errors.not_found(req, customer_id) end
   local record = find_method(customer_id, id)
   if not record then return errors.not_found(req, id) end
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.one(req, 200, record)
 end
 
 -- 204 with no body, like Paddle.

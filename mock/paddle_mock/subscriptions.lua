@@ -7,7 +7,6 @@ local json = require "paddle.json"
 local listing = require "paddle_mock.listing"
 local store = require "paddle_mock.store"
 
-local find = string.find
 local ipairs = ipairs
 local match = string.match
 
@@ -137,9 +136,7 @@ function _M.list(req)
 end
 
 function _M.get(req, id)
-  local record = find(id, "^sub_") and store.get(id)
-  if not record then return errors.not_found(req, id) end
-  return 200, '{"data":' .. record .. ',"meta":{"request_id":"' .. req.request_id .. '"}}'
+  return listing.get(req, "sub", id)
 end
 
 return _M

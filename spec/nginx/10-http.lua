@@ -48,6 +48,30 @@ local function binary(size)
   return (rep(block, math.ceil(size / #block)):sub(1, size))
 end
 
+-- A test of a raw case that must answer: `want` holds the status and body
+-- expected, and header values under `headers` (false: absent).
+local function raw_answer(name, case, want)
+  return { name = name, fn = function(t)
+    local res, err = raw(t, case)
+    t.truthy(res, tostring(err))
+    if want.status then t.equal(res.status, want.status) end
+    if want.body then t.equal(res.body, want.body) end
+    for k, v in pairs(want.headers or {}) do t.equal(res.headers[k], v or nil) end
+  end }
+end
+
+-- A test of a raw case that must fail with this transport error code;
+-- `want` holds err's sent and reused flags, and a pattern its detail matches.
+local function raw_failure(name, case, code, want, opts)
+  return { name = name, fn = function(t)
+    local res, err = raw(t, case, opts)
+    t.transport_error(res, err, code)
+    if want and want.sent ~= nil then t.equal(err.sent, want.sent) end
+    if want and want.reused ~= nil then t.equal(err.reused, want.reused) end
+    if want and want.detail then t.matches(err.detail, want.detail) end
+  end }
+end
+
 local function tls_url(t, port_index, path)
   return "https://paddle.test:" .. t.env.ports[port_index] .. (path or "/")
 end
@@ -79,51 +103,15 @@ return {
       t.equal(again.body, res.headers["x-conn"], "same server connection")
     end,
   },
-  {
-    name = "chunked body with chunk extensions and trailers (trailers ignored)",
-    fn = function(t)
-      local res, err = raw(t, "chunked_ext")
-      t.truthy(res, tostring(err))
-      t.equal(res.body, "hello world!")
-      t.equal(res.headers["content-type"], "text/plain")
-      t.equal(res.headers["x-trailer"], nil)
-    end,
-  },
-  {
-    name = "HTTP/1.0 body delimited by the server closing",
-    fn = function(t)
-      local res, err = raw(t, "http10")
-      t.truthy(res, tostring(err))
-      t.equal(res.status, 200)
-      t.equal(res.body, "until the server closes")
-    end,
-  },
-  {
-    name = "HTTP/1.1 body without Content-Length or chunked is read to the close",
-    fn = function(t)
-      local res, err = raw(t, "no_framing")
-      t.truthy(res, tostring(err))
-      t.equal(res.body, "read to the end")
-      t.equal(res.headers["x-a"], "b")
-    end,
-  },
-  {
-    name = "1xx informational responses are skipped",
-    fn = function(t)
-      local res, err = raw(t, "continue")
-      t.truthy(res, tostring(err))
-      t.equal(res.status, 201)
-      t.equal(res.body, "ok")
-    end,
-  },
-  {
-    name = "obsolete header line folding is joined with a space",
-    fn = function(t)
-      local res, err = raw(t, "folded")
-      t.truthy(res, tostring(err))
-      t.equal(res.headers["x-folded"], "one two")
-    end,
-  },
+  raw_answer("chunked body with chunk extensions and trailers (trailers ignored)", "chunked_ext",
+    { body = "hello world!", headers = { ["content-type"] = "text/plain", ["x-trailer"] = false } }),
+  raw_answer("HTTP/1.0 body delimited by the server closing", "http10",
+    { status = 200, body = "until the server closes" }),
+  raw_answer("HTTP/1.1 body without Content-Length or chunked is read to the close", "no_framing",
+    { body = "read to the end", headers = { ["x-a"] = "b" } }),
+  raw_answer("1xx informational responses are skipped", "continue", { status = 201, body = "ok" }),
+  raw_answer("obsolete header line folding is joined with a space", "folded",
+    { headers = { ["x-folded"] = "one two" } }),
   {
     name = "204 and 304 have no body and keep the connection",
     fn = function(t)
@@ -298,39 +286,12 @@ return {
       t.truthy(elapsed < 2, "gave up after " .. elapsed .. "s")
     end,
   },
-  {
-    name = "truncated Content-Length body -> truncated_body, sent = true",
-    fn = function(t)
-      local res, err = raw(t, "truncated")
-      t.transport_error(res, err, "truncated_body")
-      t.equal(err.sent, true)
-      t.matches(err.detail, "20 of 100")
-    end,
-  },
-  {
-    name = "chunked body cut off -> truncated_body",
-    fn = function(t)
-      local res, err = raw(t, "chunked_truncated")
-      t.transport_error(res, err, "truncated_body")
-      t.equal(err.sent, true)
-    end,
-  },
-  {
-    name = "closed before any response -> connection_reset, sent = true",
-    fn = function(t)
-      local res, err = raw(t, "reset", { method = "GET" })
-      t.transport_error(res, err, "connection_reset")
-      t.equal(err.sent, true)
-      t.equal(err.reused, false)
-    end,
-  },
-  {
-    name = "closed in the middle of the head -> connection_reset",
-    fn = function(t)
-      local res, err = raw(t, "half_head")
-      t.transport_error(res, err, "connection_reset")
-    end,
-  },
+  raw_failure("truncated Content-Length body -> truncated_body, sent = true", "truncated", "truncated_body",
+    { sent = true, detail = "20 of 100" }),
+  raw_failure("chunked body cut off -> truncated_body", "chunked_truncated", "truncated_body", { sent = true }),
+  raw_failure("closed before any response -> connection_reset, sent = true", "reset", "connection_reset",
+    { sent = true, reused = false }, { method = "GET" }),
+  raw_failure("closed in the middle of the head -> connection_reset", "half_head", "connection_reset"),
   {
     name = "garbage status line -> protocol_error",
     fn = function(t)
@@ -361,14 +322,8 @@ return {
       end
     end,
   },
-  {
-    name = "response head over max_header_size -> protocol_error",
-    fn = function(t)
-      local res, err = raw(t, "huge_head")
-      t.transport_error(res, err, "protocol_error")
-      t.matches(err.detail, "larger than")
-    end,
-  },
+  raw_failure("response head over max_header_size -> protocol_error", "huge_head", "protocol_error",
+    { detail = "larger than" }),
   {
     name = "body over max_body_size -> protocol_error (Content-Length and chunked)",
     fn = function(t)

@@ -34,6 +34,21 @@ local function fire(t, n)
   return pids, failures
 end
 
+-- fire(t, n), timed: every call must succeed, both workers serving some.
+-- Returns the seconds it took.
+local function fire_on_both(t, n)
+  ngx.update_time()
+  local t0 = ngx.now()
+  local pids, failures = fire(t, n)
+  ngx.update_time()
+  local took = ngx.now() - t0
+  t.equal(failures, {})
+  local workers = 0
+  for _ in pairs(pids) do workers = workers + 1 end
+  t.equal(workers, 2, "both workers served calls")
+  return took
+end
+
 return {
   {
     name = "two workers sharing one 20/1 s limit never exceed it in total",
@@ -42,15 +57,7 @@ return {
       admin(t, "POST", "/__mock/reset")
       -- The emulator enforces the same limit: any excess would be a 429.
       admin(t, "POST", "/__mock/config", { rate_limit = { requests = 20, per = 1, block = 5 } })
-      ngx.update_time()
-      local t0 = ngx.now()
-      local pids, failures = fire(t, 60)
-      ngx.update_time()
-      local took = ngx.now() - t0
-      t.equal(failures, {})
-      local workers = 0
-      for _ in pairs(pids) do workers = workers + 1 end
-      t.equal(workers, 2, "both workers served calls")
+      local took = fire_on_both(t, 60)
       local log = admin(t, "GET", "/__mock/requests").data
       t.equal(#log, 60)
       local times = {}
@@ -76,15 +83,7 @@ return {
       -- max_retries = 0: the first call fails with the 429 and shares the block.
       local _, first = fire(t, 1)
       t.equal(#first, 1)
-      ngx.update_time()
-      local t0 = ngx.now()
-      local pids, failures = fire(t, 10)
-      ngx.update_time()
-      local took = ngx.now() - t0
-      t.equal(failures, {})
-      local n = 0
-      for _ in pairs(pids) do n = n + 1 end
-      t.equal(n, 2, "both workers served calls")
+      local took = fire_on_both(t, 10)
       local log = admin(t, "GET", "/__mock/requests").data
       for _, r in ipairs(log) do r.t = seconds(r.time) end
       table.sort(log, function(a, b) return a.t < b.t end)

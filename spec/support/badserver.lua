@@ -9,15 +9,11 @@
 --                                  -- itself when this process is gone
 local cjson = require "cjson"
 local http = require "socket.http"
-local socket = require "socket"
+
+local process = require "support.process"
 
 local assert = assert
 local error = error
-local io_open = io.open
-local io_popen = io.popen
-local os_execute = os.execute
-local os_remove = os.remove
-local os_tmpname = os.tmpname
 local setmetatable = setmetatable
 local tostring = tostring
 
@@ -27,50 +23,21 @@ local Server = {}
 Server.__index = Server
 
 local MAIN = debug.getinfo(1, "S").source:sub(2):gsub("badserver%.lua$", "badserver_main.lua")
-
-local function slurp(path)
-  local f = io_open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a") or ""
-  f:close()
-  return s
-end
-
-local function running(pid)
-  local state = slurp("/proc/" .. pid .. "/stat"):match("^%d+ %b() (%a)")
-  return state ~= nil and state ~= "Z" and state ~= "X"
-end
-
--- The pid of this Lua process: the parent of the shell popen starts.
-local function own_pid()
-  local p = assert(io_popen("echo $PPID"))
-  local pid = p:read("*l")
-  p:close()
-  return pid
-end
+local READY = "badserver listening on (%d+) elsewhere (%d+)"
 
 function _M.start()
-  local base = os_tmpname()
-  local pid_file, out_file = base .. ".pid", base .. ".out"
-  os_execute("sh -c 'echo $$ > " .. pid_file .. "; exec lua5.4 " .. MAIN .. " " .. own_pid()
-    .. " > " .. out_file .. " 2>&1' </dev/null >/dev/null 2>&1 &")
-  local pid, port, elsewhere
-  local deadline = socket.gettime() + 10
-  repeat
-    socket.sleep(0.01)
-    pid = pid or slurp(pid_file):match("^(%d+)")
-    port, elsewhere = slurp(out_file):match("badserver listening on (%d+) elsewhere (%d+)")
-  until port or socket.gettime() > deadline or (pid and not running(pid))
-  local output = slurp(out_file)
-  os_remove(base)
-  os_remove(pid_file)
-  if not port then
-    if pid then os_execute("kill -KILL " .. pid .. " 2>/dev/null") end
-    os_remove(out_file)
+  local files = process.spawn("lua5.4 " .. process.shell_quote(MAIN) .. " " .. process.lua_pid())
+  local pid, output, ready = process.wait_ready(files, function(out)
+    return out:find(READY) ~= nil
+  end, 10, 0.01)
+  if not ready then
+    if pid then process.kill(pid, "KILL") end
+    process.remove_files(files)
     error("badserver did not start: " .. output, 2)
   end
+  local port, elsewhere = output:match(READY)
   return setmetatable({
-    pid = pid, out_file = out_file,
+    pid = pid, files = files,
     origin = "http://127.0.0.1:" .. port,
     elsewhere = "http://127.0.0.1:" .. elsewhere,
   }, Server)
@@ -89,13 +56,10 @@ end
 -- Stops the process and waits for it; returns what it printed (errors).
 function Server:stop()
   if not self.pid then return "" end
-  os_execute("kill -TERM " .. self.pid .. " 2>/dev/null")
-  local deadline = socket.gettime() + 5
-  while running(self.pid) and socket.gettime() < deadline do socket.sleep(0.01) end
-  if running(self.pid) then os_execute("kill -KILL " .. self.pid .. " 2>/dev/null") end
+  process.terminate(self.pid, 5)
   self.pid = nil
-  local output = slurp(self.out_file)
-  os_remove(self.out_file)
+  local output = process.text(self.files.out)
+  process.remove_files(self.files)
   return output
 end
 

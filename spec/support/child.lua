@@ -12,9 +12,7 @@ local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
 local CLEARED = { "PADDLE_API_KEY", "PADDLE_ENVIRONMENT", "PADDLE_BASE_URL", "CURL_CA_BUNDLE",
   "SSL_CERT_FILE", "SSL_CERT_DIR" }
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("support.process").shell_quote
 
 -- run(env, script) -> output (stdout and stderr), exit status
 function _M.run(env, script)

@@ -6,7 +6,9 @@
 --   -- r.code, r.stdout, r.stderr, r.lines (stdout lines), r.json (decoded lines)
 --   local pid = cli.spawn(m, args, files)   -- in the background
 --   local dir = cli.tmpdir() ... cli.remove_dir(dir)
+--   local dir = cli.per_file_dir()   -- made and removed around a describe block
 local cjson = require "cjson"
+local process = require "support.process"
 
 local concat = table.concat
 local io_open = io.open
@@ -17,7 +19,6 @@ local os_tmpname = os.tmpname
 local pairs = pairs
 local pcall = pcall
 local tonumber = tonumber
-local tostring = tostring
 
 local _M = {}
 
@@ -25,18 +26,10 @@ local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
 _M.LUA = LUA
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = process.shell_quote
 _M.quote = q
 
-local function slurp(path)
-  local f = io_open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a") or ""
-  f:close()
-  return s
-end
+local slurp = process.text
 _M.slurp = slurp
 
 -- A new empty directory, and its removal.
@@ -49,6 +42,17 @@ end
 
 function _M.remove_dir(dir)
   if dir then os.execute("rm -rf " .. q(dir)) end
+end
+
+-- The scratch directory of one describe block (a spec file's): its name at
+-- once, the directory made in lazy_setup and removed in lazy_teardown.
+function _M.per_file_dir()
+  local busted = require "busted"
+  local dir = os_tmpname()
+  os_remove(dir)
+  busted.lazy_setup(function() assert(os.execute("mkdir -p " .. q(dir))) end)
+  busted.lazy_teardown(function() _M.remove_dir(dir) end)
+  return dir
 end
 
 function _M.write(path, text)

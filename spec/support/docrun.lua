@@ -5,11 +5,10 @@
 --   local run = require "support.docrun"
 --   local ok, message = run.lua(block, { lua = "lua5.4", env = { ... } })
 --   local ok, message = run.nginx(block, { env = { ... }, rewrites = { ... } })
---   local redis = run.redis_start()  ...  redis:stop()
 --
 -- Every message starts with the block's file:line. Nothing is left running and
 -- no temp dir is left behind, whatever happens.
-local mock = require "support.mock"
+local process = require "support.process"
 local socket = require "socket"
 
 local concat = table.concat
@@ -26,18 +25,8 @@ local _M = {}
 -- Seconds one block may take (a lua script, or nginx from start to answer).
 _M.TIMEOUT = 60
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- A file's text, or nil when it cannot be read.
-local function read_file(path)
-  local f = io_open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local shell_quote = process.shell_quote
+local read_file = process.read_file
 _M.read_file = read_file
 
 local function write_file(path, text)
@@ -122,12 +111,7 @@ function _M.lua(block, opts)
   return true, output
 end
 
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if not stat then return false end
-  local state = stat:match("^%d+ %b() (%a)")
-  return state ~= nil and state ~= "Z" and state ~= "X"
-end
+local alive = process.alive
 
 -- Stops a process we started and the children it has (nginx workers): TERM,
 -- then KILL after 5 s.
@@ -164,40 +148,6 @@ local function listening(port)
   local ok = c:connect("127.0.0.1", port)
   c:close()
   return ok ~= nil
-end
-
----------------------------------------------------------------- redis
--- A redis-server of our own on a free port, persistence off. r.url, r:stop().
-function _M.redis_start()
-  local dir = tempdir()
-  for _ = 1, 3 do
-    local port = mock.free_port()
-    local pid = spawn("redis-server --port " .. port .. " --bind 127.0.0.1 --save '' --appendonly no"
-      .. " --dir " .. shell_quote(dir) .. " --daemonize no", dir .. "/redis.out")
-    local deadline = socket.gettime() + 10
-    while pid and alive(pid) and socket.gettime() < deadline do
-      local c = socket.tcp()
-      c:settimeout(0.5)
-      if c:connect("127.0.0.1", port) then
-        c:send("PING\r\n")
-        local reply = c:receive("*l")
-        c:close()
-        if reply == "+PONG" then
-          return {
-            url = "redis://127.0.0.1:" .. port, port = port,
-            stop = function() stop_process(pid); remove_tree(dir) end,
-          }
-        end
-      else
-        c:close()
-      end
-      socket.sleep(0.02)
-    end
-    stop_process(pid)
-  end
-  local out = read_file(dir .. "/redis.out")
-  remove_tree(dir)
-  error("redis-server did not start:\n" .. tail(out, 20), 2)
 end
 
 ---------------------------------------------------------------- nginx
@@ -254,7 +204,7 @@ function _M.nginx(block, opts)
     os_execute("mkdir -p " .. shell_quote(prefix .. "/logs") .. " && chmod 755 " .. shell_quote(prefix))
     local last_log = ""
     for _ = 1, 3 do
-      local port = mock.free_port()
+      local port = process.free_port()
       write_file(prefix .. "/nginx.conf", rewrite(block.body, port, opts.rewrites))
       pid = spawn(env_prefix(opts.env) .. " " .. NGINX .. " -g 'daemon off;' -p "
         .. shell_quote(prefix .. "/") .. " -c nginx.conf", prefix .. "/nginx.out")

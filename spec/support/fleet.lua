@@ -10,16 +10,13 @@ local socket = require "socket"
 local concat = table.concat
 local io_popen = io.popen
 local tonumber = tonumber
-local tostring = tostring
 
 local _M = {}
 
 local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local CPATH = rawget(_G, "jit") and "build/luajit/?.so" or "build/5.4/?.so"
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("support.process").shell_quote
 
 function _M.run(opts)
   local start_at = socket.gettime() + (opts.start_delay or 1.5) -- every interpreter loaded by then

@@ -21,8 +21,11 @@
 --   lua_dir     passed as --lua-dir
 --   start_timeout  seconds to wait for "listening" (default 15)
 -- The object: m.url, m.port, m.ca_file, m.key, m:stop(), m:reset(),
--- m:config(tbl), m:faults(list), m:requests(), m:seed(tbl), m:create_customer(email, fields),
--- m:admin(method, path, body) and m:request(method, path, opts).
+-- m:config(tbl), m:faults(list), m:requests(), m:mark(), m:logged(method, path),
+-- m:seed(tbl), m:create_customer(email, fields), m:admin(method, path, body)
+-- and m:request(method, path, opts).
+-- mock.per_file(opts) does the setup/teardown/before_each above in a
+-- describe block and returns the object (filled in when it starts).
 --
 -- teardown runs even when tests fail. A mock left running when the spec
 -- process ends (or dies) stops by itself: the launcher watches our pid.
@@ -34,7 +37,8 @@
 local cjson = require "cjson"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
-local socket = require "socket"
+
+local process = require "support.process"
 
 local assert = assert
 local concat = table.concat
@@ -44,7 +48,6 @@ local io_open = io.open
 local io_popen = io.popen
 local ipairs = ipairs
 local next = next
-local os_execute = os.execute
 local os_getenv = os.getenv
 local os_remove = os.remove
 local os_tmpname = os.tmpname
@@ -55,14 +58,12 @@ local tonumber = tonumber
 local tostring = tostring
 local type = type
 
+local shell_quote = process.shell_quote
+
 local _M = {}
 
 local Mock = {}
 Mock.__index = Mock
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 -- The repository root, from this file's path (spec/support/mock.lua).
 local function repo_root()
@@ -76,81 +77,22 @@ local function launcher()
   return os_getenv("PADDLE_MOCK_BIN") or (repo_root() .. "/bin/paddle-mock")
 end
 
--- The pid of this Lua process: the parent of the shell io.popen starts.
-local own_pid
-local function lua_pid()
-  if not own_pid then
-    local p = assert(io_popen("echo $PPID"))
-    own_pid = p:read("*l")
-    p:close()
-  end
-  return own_pid
-end
-
-local function read_file(path)
-  local f = io_open(path, "rb")
-  if not f then return "" end
-  local text = f:read("*a") or ""
-  f:close()
-  return text
-end
-
-local function remove_files(files)
-  for _, path in pairs(files) do os_remove(path) end
-end
-
--- Running, and not a zombie waiting for a parent that is gone.
-local function alive(pid)
-  local stat = io_open("/proc/" .. pid .. "/stat", "rb")
-  if stat then
-    local state = (stat:read("*a") or ""):match("^%d+ %b() (%a)")
-    stat:close()
-    return state ~= nil and state ~= "Z" and state ~= "X"
-  end
-  local ok = os_execute("kill -0 " .. pid .. " 2>/dev/null")
-  return ok == true or ok == 0
-end
-
-local function kill(pid, signal)
-  os_execute("kill -" .. signal .. " " .. pid .. " 2>/dev/null")
-end
-
--- Any process left in the launcher's process group (its pid is the group's id).
-local function group_alive(pgid)
-  local ok = os_execute("kill -0 -" .. pgid .. " 2>/dev/null")
-  return ok == true or ok == 0
-end
-
--- Ends the launcher's whole group: TERM (the launcher stops nginx and removes
--- its prefix), then KILL for whatever is left after `grace` seconds; then
--- removes our temp dir, where the launcher's prefix lives.
+-- Ends the launcher's whole group (its pid is the group's id): TERM (the
+-- launcher stops nginx and removes its prefix), then KILL for whatever is
+-- left after `grace` seconds; then removes our temp dir, where the
+-- launcher's prefix lives.
 local function end_group(pgid, tmpdir, grace)
-  if pgid then
-    if group_alive(pgid) then os_execute("kill -TERM -" .. pgid .. " 2>/dev/null") end
-    local deadline = socket.gettime() + grace
-    while group_alive(pgid) and socket.gettime() < deadline do socket.sleep(0.01) end
-    if group_alive(pgid) then
-      os_execute("kill -KILL -" .. pgid .. " 2>/dev/null")
-      deadline = socket.gettime() + 5
-      while group_alive(pgid) and socket.gettime() < deadline do socket.sleep(0.01) end
-    end
-  end
-  if tmpdir then os_execute("rm -rf " .. shell_quote(tmpdir)) end
+  if pgid then process.terminate(pgid, grace, true) end
+  if tmpdir then process.remove_dir(tmpdir) end
 end
 
-local function make_tmpdir()
-  local p = assert(io_popen("mktemp -d \"${TMPDIR:-/tmp}/paddle-mock-spec.XXXXXX\""))
-  local dir = p:read("*l")
-  p:close()
-  assert(dir and dir ~= "", "mktemp -d failed")
-  return dir
-end
+_M.free_port = process.free_port
 
-function _M.free_port()
-  local server = assert(socket.bind("127.0.0.1", 0))
-  local _, port = server:getsockname()
-  server:close()
-  return tonumber(port)
+-- The value of `field` in each item of a list (an answer's data).
+function _M.pluck(list, field)
+  local out = {}
+  for i, item in ipairs(list) do out[i] = item[field] end
+  return out
 end
 
 local function rate_limit_arg(rl)
@@ -163,7 +105,7 @@ end
 local started = {}
 
 local function launch(opts, port)
-  local args = { "--port", port, "--watch-pid", lua_pid() }
+  local args = { "--port", port, "--watch-pid", process.lua_pid() }
   local rate_limit = rate_limit_arg(opts.rate_limit)
   if rate_limit then args[#args + 1] = "--rate-limit"; args[#args + 1] = rate_limit end
   if type(opts.rate_limit) == "table" and opts.rate_limit.block then
@@ -178,39 +120,19 @@ local function launch(opts, port)
   if opts.lua_dir then args[#args + 1] = "--lua-dir"; args[#args + 1] = opts.lua_dir end
   for i, a in ipairs(args) do args[i] = shell_quote(a) end
 
-  -- In the background with its output in a file: nothing of ours waits on
-  -- the launcher (a pipe would, at exit), and it stops when we stop.
-  local base = os_tmpname()
-  local files = { base = base, out = base .. ".out", pid = base .. ".pid" }
-  local tmpdir = make_tmpdir()
-  local script = "echo $$ > " .. shell_quote(files.pid) .. "; TMPDIR=" .. shell_quote(tmpdir)
-    .. " exec " .. shell_quote(opts.launcher or launcher()) .. " " .. concat(args, " ")
-    .. " > " .. shell_quote(files.out) .. " 2>&1"
+  local tmpdir = process.tmpdir("paddle-mock-spec")
   -- setsid: the launcher leads a process group holding nginx and its probes.
-  os_execute("setsid sh -c " .. shell_quote(script) .. " </dev/null >/dev/null 2>&1 &")
-
-  local pid, output, url, ca_file
-  local deadline = socket.gettime() + (opts.start_timeout or 15)
-  while socket.gettime() < deadline do
-    pid = pid or read_file(files.pid):match("^(%d+)")
-    output = read_file(files.out)
-    url = output:match("paddle%-mock listening on (%S+)")
-    if url then break end
-    if pid and not alive(pid) then break end
-    socket.sleep(0.01)
-  end
-  ca_file = output:match("paddle%-mock CA: ([^\n]+)")
-  if not url then
-    if not pid then -- the shell had not written it yet: wait for it a little
-      local until_pid = socket.gettime() + 2
-      repeat
-        socket.sleep(0.01)
-        pid = read_file(files.pid):match("^(%d+)")
-      until pid or socket.gettime() > until_pid
-    end
+  local files = process.spawn(shell_quote(opts.launcher or launcher()) .. " " .. concat(args, " "),
+    { group = true, env = "TMPDIR=" .. shell_quote(tmpdir) .. " " })
+  local pid, output, ready = process.wait_ready(files, function(out)
+    return out:find("paddle%-mock listening on %S+") ~= nil
+  end, opts.start_timeout or 15, 0.01)
+  local url = output:match("paddle%-mock listening on (%S+)")
+  local ca_file = output:match("paddle%-mock CA: ([^\n]+)")
+  if not ready then
     end_group(pid, tmpdir, 5)
-    output = read_file(files.out)
-    remove_files(files)
+    output = process.text(files.out)
+    process.remove_files(files)
     return nil, output
   end
   return setmetatable({
@@ -238,15 +160,31 @@ end
 -- what the launcher printed.
 function Mock:stop()
   if not self.files then return end
-  kill(self.pid, "TERM")
-  local deadline = socket.gettime() + 10
-  while alive(self.pid) and socket.gettime() < deadline do socket.sleep(0.01) end
+  process.kill(self.pid, "TERM")
+  process.wait_gone(self.pid, 10)
   end_group(self.pid, self.tmpdir, 5) -- anything the launcher left behind
-  local output = read_file(self.files.out)
-  remove_files(self.files)
+  local output = process.text(self.files.out)
+  process.remove_files(self.files)
   self.files = nil
   started[self] = nil
   return output
+end
+
+-- The emulator of one describe block (a spec file's): started in lazy_setup,
+-- stopped in lazy_teardown, reset before each test. Returns its object at
+-- once; the fields (url, port...) are filled in when it starts.
+function _M.per_file(opts)
+  local busted = require "busted"
+  local m = setmetatable({}, Mock)
+  busted.lazy_setup(function()
+    local s = _M.start(opts)
+    started[s] = nil
+    for k, v in pairs(s) do m[k] = v end
+    started[m] = true
+  end)
+  busted.lazy_teardown(function() m:stop() end)
+  busted.before_each(function() m:reset() end)
+  return m
 end
 
 function _M.stop_all()
@@ -287,15 +225,12 @@ local function curl_request(self, method, url, headers, body)
   local code = tonumber(p:read("*a"))
   p:close()
   local function slurp(path)
-    local f = io_open(path, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
+    local s = process.text(path)
     os_remove(path)
     return s
   end
-  local raw_headers = slurp(tmp .. ".h") or ""
-  local response_body = slurp(tmp .. ".b") or ""
+  local raw_headers = slurp(tmp .. ".h")
+  local response_body = slurp(tmp .. ".b")
   os_remove(tmp .. ".in")
   os_remove(tmp)
   local out = {}
@@ -361,13 +296,29 @@ function Mock:create_customer(email, fields)
   return r.json.data
 end
 
-function Mock:reset() return self:admin("POST", "reset") end
+function Mock:reset()
+  self.marked = 0 -- the log is emptied too
+  return self:admin("POST", "reset")
+end
 function Mock:config(tbl) return self:admin("POST", "config", tbl).data end
 function Mock:faults(list)
   if next(list) == nil then list = "[]" end
   return self:admin("POST", "faults", list).data
 end
 function Mock:requests() return self:admin("GET", "requests").data end
+
+-- m:mark() remembers how many requests the log holds; m:logged(method, path)
+-- lists those made since, optionally only with this method and path.
+function Mock:mark() self.marked = #self:requests() end
+function Mock:logged(method, path)
+  local out = {}
+  for i, r in ipairs(self:requests()) do
+    if i > (self.marked or 0) and (not method or r.method == method) and (not path or r.path == path) then
+      out[#out + 1] = r
+    end
+  end
+  return out
+end
 function Mock:seed(tbl) return self:admin("POST", "seed", tbl).data end
 
 return _M
