@@ -307,148 +307,165 @@ end
 
 local function pass(...) return ... end
 
-local function build(client, namespace, ns_name, fn_name, op)
-  local label = ns_name .. "." .. fn_name
-  local method, template = op[1], op[2]
-  local args = op.args or placeholders(template)
-  local nargs = #args
-  local takes_table = op.query ~= nil or op.body ~= nil
-  local max_args = nargs + (takes_table and 1 or 0)
-  local returns = op.returns
-  local expect, prefix = expectation(ns_name, op)
-  local fixed_body = op.fixed and json.encode(op.fixed)
-
-  local function prepare(...)
-    if select(1, ...) == namespace then
-      misuse(label, "call it with a dot: " .. ns_name .. "." .. fn_name .. "(...), not " .. ns_name .. ":"
-        .. fn_name .. "(...)")
-    end
-    if client._closed then misuse("paddle", "client is closed") end
-    local count = select("#", ...)
-    if count > max_args then
-      misuse(label, "expected " .. (max_args == 0 and "no arguments" or "at most " .. max_args
-        .. " argument" .. (max_args == 1 and "" or "s")) .. ", got " .. count)
-    end
-    local path, in_query = template, nil
-    for i = 1, nargs do
-      local name = args[i]
-      local id = check_id(label, name, (select(i, ...)))
-      local at = find(path, "{" .. name .. "}", 1, true)
-      if at then
-        path = sub(path, 1, at - 1) .. id .. sub(path, at + #name + 2)
-      else
-        in_query = in_query or {}
-        in_query[name] = id
-      end
-    end
-    local t = select(nargs + 1, ...)
-    local query, body
-    if op.query then
-      query = check_query(label, op.query, t)
-      if in_query then
-        for k, v in pairs(in_query) do query[k] = v end
-      end
-    end
-    if op.body then body = check_body(label, op.body, t) end
-    return path, query, body or fixed_body
+-- The checked way from arguments to a request: misuse raises (level 0).
+-- e is the endpoint build() describes. Returns path, query, body.
+local function prepare(e, ...)
+  local label, op = e.label, e.op
+  if select(1, ...) == e.namespace then
+    misuse(label, "call it with a dot: " .. e.ns_name .. "." .. e.fn_name .. "(...), not " .. e.ns_name .. ":"
+      .. e.fn_name .. "(...)")
   end
-
-  local function checked_call(...)
-    local ok, path, query, body = pcall(prepare, ...)
-    if not ok then error(path, 3) end
-    if returns == "each" then return pager.each(client, path, query) end
-    if returns == "page" then return pager.page(client, path, query) end
-    local qs = query and next(query) ~= nil and encode_query(query) or nil
-    return client:send(method, path, qs, body, expect, prefix)
+  if e.client._closed then misuse("paddle", "client is closed") end
+  local count, max_args = select("#", ...), e.max_args
+  if count > max_args then
+    misuse(label, "expected " .. (max_args == 0 and "no arguments" or "at most " .. max_args
+      .. " argument" .. (max_args == 1 and "" or "s")) .. ", got " .. count)
   end
+  local path, in_query = e.template, nil
+  for i = 1, e.nargs do
+    local name = e.args[i]
+    local id = check_id(label, name, (select(i, ...)))
+    local at = find(path, "{" .. name .. "}", 1, true)
+    if at then
+      path = sub(path, 1, at - 1) .. id .. sub(path, at + #name + 2)
+    else
+      in_query = in_query or {}
+      in_query[name] = id
+    end
+  end
+  local t = select(e.nargs + 1, ...)
+  local query, body
+  if op.query then
+    query = check_query(label, op.query, t)
+    if in_query then
+      for k, v in pairs(in_query) do query[k] = v end
+    end
+  end
+  if op.body then body = check_body(label, op.body, t) end
+  return path, query, body or e.fixed_body
+end
 
-  -- The common call, one id in the path and nothing else (get, archive...):
-  -- the id checked once, in C, and the path from prebuilt pieces. Anything
-  -- else (a bad id, extra arguments, a closed client) takes the checked way,
-  -- which raises the exact message.
+-- The call every resource function can make: checks, then sends.
+local function checked_call(e, ...)
+  local ok, path, query, body = pcall(prepare, e, ...)
+  if not ok then error(path, 3) end
+  local client = e.client
+  if e.returns == "each" then return pager.each(client, path, query) end
+  if e.returns == "page" then return pager.page(client, path, query) end
+  local qs = query and next(query) ~= nil and encode_query(query) or nil
+  return client:send(e.method, path, qs, body, e.expect, e.prefix)
+end
+
+-- The common call, one id in the path and nothing else (get, archive...):
+-- the id checked once, in C, and the path from prebuilt pieces. Anything
+-- else (a bad id, extra arguments, a closed client) takes the checked way,
+-- which raises the exact message. nil when the endpoint is not of that kind.
+local function one_id_call(e)
+  local template, client = e.template, e.client
   local head, tail = find(template, "{", 1, true), find(template, "}", 1, true)
-  if nargs == 1 and not takes_table and not returns and head
-    and sub(template, head + 1, tail - 1) == args[1] and not find(template, "{", tail, true) then
-    local before, after, id_prefix = sub(template, 1, head - 1), sub(template, tail + 1), ids.PREFIX[args[1]]
-    local is_id = ids.valid
-    return function(id, ...)
-      if is_id(id_prefix, id) and not client._closed and select("#", ...) == 0 then
-        return client:send(method, before .. id .. after, nil, fixed_body, expect, prefix)
-      end
-      return pass(checked_call(id, ...)) -- checked_call is no tail call: its level 3 is our caller
-    end
+  if e.nargs ~= 1 or e.takes_table or e.returns or not head
+    or sub(template, head + 1, tail - 1) ~= e.args[1] or find(template, "{", tail, true) then
+    return nil
   end
-  return function(...) return pass(checked_call(...)) end
+  local before, after, id_prefix = sub(template, 1, head - 1), sub(template, tail + 1), ids.PREFIX[e.args[1]]
+  local is_id = ids.valid
+  local method, body, expect, prefix = e.method, e.fixed_body, e.expect, e.prefix
+  return function(id, ...)
+    if is_id(id_prefix, id) and not client._closed and select("#", ...) == 0 then
+      return client:send(method, before .. id .. after, nil, body, expect, prefix)
+    end
+    return pass(checked_call(e, id, ...)) -- checked_call is no tail call: its level 3 is our caller
+  end
+end
+
+local function build(client, namespace, ns_name, fn_name, op)
+  local args = op.args or placeholders(op[2])
+  local takes_table = op.query ~= nil or op.body ~= nil
+  local expect, prefix = expectation(ns_name, op)
+  local e = {
+    client = client, namespace = namespace, ns_name = ns_name, fn_name = fn_name, op = op,
+    label = ns_name .. "." .. fn_name, method = op[1], template = op[2], args = args, nargs = #args,
+    takes_table = takes_table, max_args = #args + (takes_table and 1 or 0), returns = op.returns,
+    expect = expect, prefix = prefix, fixed_body = op.fixed and json.encode(op.fixed),
+  }
+  return one_id_call(e) or function(...) return pass(checked_call(e, ...)) end
 end
 
 -- The hand-written few: exact email lookup and get-or-create.
+
+local function check_email(label, email)
+  if type(email) ~= "string" or email == "" then
+    misuse(label, "email must be a non-empty string, got " .. shown(email))
+  end
+end
+
+local function check_ensure_fields(fields)
+  if type(fields) ~= "table" then
+    misuse("customers.ensure", "expected a table of fields, got " .. shown(fields))
+  end
+  check_email("customers.ensure", fields.email)
+  check_body("customers.ensure", CUSTOMER_BODY, fields)
+end
+
+-- Every customer with exactly this email, active or archived, as an array
+-- (usually of one), or nil, err. One request: Paddle's email filter is
+-- exact, and a page holds 200.
+local function find_by_email(client, email)
+  local found = {}
+  local query = { email = email, status = { "active", "archived" }, per_page = 200 }
+  for customer, err in pager.each(client, "/customers", query) do
+    if customer == false then return nil, err end
+    found[#found + 1] = customer
+  end
+  return found
+end
+
+-- After a 409 on create: someone created the customer between our lookup
+-- and our create, and Paddle names it in the detail.
+local function existing_after_conflict(namespace, create_err)
+  if type(create_err) == "table" and create_err.status == 409
+    and create_err.code == "customer_already_exists" then
+    local id = ids.find("ctm", create_err.detail)
+    if id then
+      local existing, get_err = namespace.get(id)
+      if existing then return existing, false end
+      return nil, get_err
+    end
+  end
+  return nil, create_err
+end
+
+-- ensure(fields) -> customer, created | nil, err
+-- One request when the customer exists (the lookup), two when it is
+-- created (lookup + create); a create that races another gives 409 and
+-- one more GET of the customer Paddle names.
+local function ensure(client, namespace, fields)
+  local found, find_err = find_by_email(client, fields.email)
+  if not found then return nil, find_err end
+  if #found > 0 then
+    for _, customer in ipairs(found) do
+      if customer.status == "active" then return customer, false end
+    end
+    return found[1], false
+  end
+  local customer, create_err = namespace.create(fields)
+  if customer then return customer, true end
+  return existing_after_conflict(namespace, create_err)
+end
+
 local function specials(client, namespace)
-  local customers_create = namespace.create
-  local customers_get = namespace.get
-
-  local function check_email(label, email)
-    if type(email) ~= "string" or email == "" then
-      misuse(label, "email must be a non-empty string, got " .. shown(email))
-    end
-  end
-
-  -- Every customer with exactly this email, active or archived, as an array
-  -- (usually of one), or nil, err. One request: Paddle's email filter is
-  -- exact, and a page holds 200.
-  local function find_by_email(email)
-    local found = {}
-    local query = { email = email, status = { "active", "archived" }, per_page = 200 }
-    for customer, err in pager.each(client, "/customers", query) do
-      if customer == false then return nil, err end
-      found[#found + 1] = customer
-    end
-    return found
-  end
-
   function namespace.find_by_email(email)
     local ok, err = pcall(check_email, "customers.find_by_email", email)
     if not ok then error(err, 2) end
     if client._closed then error("paddle: client is closed", 2) end
-    return find_by_email(email)
+    return find_by_email(client, email)
   end
 
-  -- ensure(fields) -> customer, created | nil, err
-  -- One request when the customer exists (the lookup), two when it is
-  -- created (lookup + create); a create that races another gives 409 and
-  -- one more GET of the customer Paddle names.
   function namespace.ensure(fields)
-    local ok, err = pcall(function()
-      if type(fields) ~= "table" then
-        misuse("customers.ensure", "expected a table of fields, got " .. shown(fields))
-      end
-      check_email("customers.ensure", fields.email)
-      check_body("customers.ensure", CUSTOMER_BODY, fields)
-    end)
+    local ok, err = pcall(check_ensure_fields, fields)
     if not ok then error(err, 2) end
     if client._closed then error("paddle: client is closed", 2) end
-
-    local found, find_err = find_by_email(fields.email)
-    if not found then return nil, find_err end
-    if #found > 0 then
-      for _, customer in ipairs(found) do
-        if customer.status == "active" then return customer, false end
-      end
-      return found[1], false
-    end
-
-    local customer, create_err = customers_create(fields)
-    if customer then return customer, true end
-    if type(create_err) == "table" and create_err.status == 409
-      and create_err.code == "customer_already_exists" then
-      -- Someone created it between our lookup and our create: Paddle names it.
-      local id = ids.find("ctm", create_err.detail)
-      if id then
-        local existing, get_err = customers_get(id)
-        if existing then return existing, false end
-        return nil, get_err
-      end
-    end
-    return nil, create_err
+    return ensure(client, namespace, fields)
   end
 end
 
