@@ -46,8 +46,8 @@ local function context(script, overrides)
   local ctx = {
     session = session, transport = fake_transport(clock, script), now = clock.now, sleep = clock.sleep,
     limiter = opts.limiter or {
-      acquire = function(now) return session:acquire(now) end,
-      share_block = function(seconds) shared[#shared + 1] = seconds end,
+      acquire = function(_, now) return session:acquire(now) end,
+      share_block = function(_, seconds) shared[#shared + 1] = seconds end,
     },
     timeout = opts.timeout or 60, attempt_timeout = opts.attempt_timeout or 30,
     max_retry_wait = opts.max_retry_wait or 60, on_request = opts.on_request,

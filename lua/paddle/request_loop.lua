@@ -11,7 +11,7 @@
 --   session,            -- core.session: decide(), acquire(), the 429 block
 --   transport,          -- send(session, method, url, body, timeout, compressed)
 --   now, sleep,         -- the clock: seconds; sleep(s) returns true when interrupted
---   limiter,            -- acquire(now) -> wait, why; share_block(seconds)
+--   limiter,            -- limiter:acquire(now) -> wait, why; limiter:share_block(seconds)
 --   timeout,            -- seconds for the whole call
 --   attempt_timeout,    -- seconds for one attempt (capped by what is left)
 --   max_retry_wait,     -- longest single wait before giving up
@@ -97,7 +97,7 @@ function _M.run(ctx, method, url, body, compressed)
   local deadline = t + ctx.timeout
   local attempt = 0
   while true do
-    local wait, why = limiter.acquire(t)
+    local wait, why = limiter:acquire(t)
     if wait > 0 then
       if why == "blocked" and wait > ctx.max_retry_wait then return nil, too_many(wait, attempt) end
       local err = wait_within(ctx, deadline, wait, attempt, why == "blocked" and "the 429 block" or "pacing")
@@ -109,7 +109,7 @@ function _M.run(ctx, method, url, body, compressed)
       local action, delay, status, a, b, c =
         attempt_once(ctx, deadline, method, url, body, compressed, attempt, t)
       if status == 429 then -- the session has set the block: every sharer waits it out
-        limiter.share_block(ctx.session:blocked_until() - now())
+        limiter:share_block(ctx.session:blocked_until() - now())
       end
       if ctx.on_request then
         report(ctx, method, url, attempt, started, status, not status and a or nil,
