@@ -361,8 +361,7 @@ static int l_http_request_head(lua_State *L) {
   luaL_addlstring(&b, target, target_len);
   luaL_addstring(&b, " HTTP/1.1\r\n");
   if (s != NULL) {
-    luaL_addstring(&b, "Authorization: Bearer ");
-    luaL_addlstring(&b, s->key, s->key_len);
+    luaL_addlstring(&b, s->auth_line, s->auth_len); /* the session's one line */
     luaL_addstring(&b, "\r\n");
   }
   luaL_addlstring(&b, fixed, fixed_len);

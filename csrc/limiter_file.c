@@ -79,12 +79,18 @@ static file_store *check_open(lua_State *L) {
 }
 
 /* Exclusive lock without blocking forever: short sleeps until LOCK_TIMEOUT. */
+static double monotonic_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts); /* a wall-clock step must not stretch the wait */
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int lock_file(int fd) {
   struct timespec pause = {0, 20000};
-  double deadline = wall_now() + LOCK_TIMEOUT;
+  double deadline = monotonic_now() + LOCK_TIMEOUT;
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) return -1;
-    if (wall_now() > deadline) {
+    if (monotonic_now() > deadline) {
       errno = ETIMEDOUT;
       return -1;
     }
@@ -180,9 +186,10 @@ static int l_file_update(lua_State *L) {
     close(s->fd);
     if (open_store(s) < 0) return push_errno(L, "cannot open the limiter file");
   }
-  if (lock_file(s->fd) != 0) return push_errno(L, "cannot lock the limiter file");
+  /* Allocates (LuaJIT): before the lock, so a raise cannot leave it held. */
   lua_pushcfunction(L, update_locked);
   lua_insert(L, 1);
+  if (lock_file(s->fd) != 0) return push_errno(L, "cannot lock the limiter file");
   status = lua_pcall(L, 2, 3, 0);
   flock(s->fd, LOCK_UN);
   if (status != 0) return lua_error(L);

@@ -15,6 +15,7 @@
  * closed without sending anything (connect again).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,6 +40,7 @@ typedef struct {
   int fd;           /* -1 once closed */
   pid_t pid;        /* the process that connected: a forked child may not share it */
   int timeout_ms;   /* per operation */
+  int busy;         /* a command is between send and the end of its reply */
   size_t start, end; /* unread bytes are buf[start..end) */
   char err[160];    /* the last I/O failure */
   char buf[READ_BUF];
@@ -54,6 +56,7 @@ static void conn_close(redis_conn *c) {
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
   c->start = c->end = 0;
+  c->busy = 0;
 }
 
 static int fail(redis_conn *c, const char *what, int err) {
@@ -110,7 +113,7 @@ static int l_redis_connect(lua_State *L) {
   double deadline;
   redis_conn *c;
   luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
-  luaL_argcheck(L, timeout > 0, 3, "must be > 0");
+  luaL_argcheck(L, timeout > 0 && timeout <= 86400, 3, "must be > 0 and <= 86400 seconds");
   c = (redis_conn *)paddle_newudata(L, sizeof *c, REDIS_MT);
   c->fd = -1; /* before anything can raise: 0 is a descriptor */
   c->timeout_ms = (int)(timeout * 1000) + 1;
@@ -258,6 +261,7 @@ static int read_reply(lua_State *L, redis_conn *c, double deadline, int depth) {
       return 0;
     }
     if (depth >= MAX_DEPTH) return protocol_error(c, "nesting too deep");
+    if (n > INT_MAX) return protocol_error(c, "array too large");
     lua_createtable(L, n < 64 ? (int)n : 64, 0);
     for (i = 1; i <= n; i++) {
       int rc;
@@ -282,7 +286,17 @@ static int l_redis_command(lua_State *L) {
   double deadline;
   luaL_Buffer b;
   luaL_argcheck(L, nargs >= 1, 2, "command expected");
-  for (i = 2; i <= nargs + 1; i++) luaL_checklstring(L, i, NULL);
+  for (i = 2; i <= nargs + 1; i++) {
+    size_t len;
+    luaL_checklstring(L, i, &len);
+    luaL_argcheck(L, len <= 512 * 1024 * 1024, i, "longer than 512 MiB");
+  }
+  if (c->fd >= 0 && c->busy) {
+    /* A raise (out of memory) left the last reply half read: its bytes
+     * would be taken for this command's answer. */
+    conn_close(c);
+    snprintf(c->err, sizeof c->err, "redis connection dropped mid-reply");
+  }
   if (c->fd >= 0 && c->pid != getpid()) { /* inherited across fork: nothing was sent */
     close(c->fd); /* our copy only: the parent's connection stays up */
     c->fd = -1;
@@ -313,9 +327,11 @@ static int l_redis_command(lua_State *L) {
   {
     size_t len;
     const char *req = lua_tolstring(L, -1, &len);
+    c->busy = 1;
     rc = send_all(c, req, len, deadline);
   }
   if (rc == 0) rc = read_reply(L, c, deadline, 0);
+  c->busy = 0;
   if (rc == 0) return 1;
   if (rc == 1) {
     lua_pushnil(L);

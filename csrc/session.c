@@ -386,15 +386,6 @@ done:
   return 1;
 }
 
-/* core.bearer(session) -> "Bearer <key>", for transports written in Lua
- * (cosockets). Never stored: built per request. */
-static int l_bearer(lua_State *L) {
-  paddle_session *s = check_session(L, 1);
-  size_t skip = sizeof "Authorization: " - 1; /* the line ends "Bearer <key>" */
-  lua_pushlstring(L, s->auth_line + skip, s->auth_len - skip);
-  return 1;
-}
-
 /* ------------------------------------------------------------------ clock */
 
 /* core.monotonic() -> seconds on a clock that never jumps. */
@@ -448,7 +439,6 @@ static const luaL_Reg session_methods[] = {
 
 static const luaL_Reg session_funcs[] = {
   {"session", l_session_new},
-  {"bearer", l_bearer},
   {"retry_after", l_retry_after},
   {"window_acquire", l_window_acquire},
   {"monotonic", l_monotonic},

@@ -233,15 +233,6 @@ describe("core numbers are range-checked before a cast", function()
   end)
 end)
 
-describe("core.bearer", function()
-  it("is the session's key as a Bearer value, for Lua transports", function()
-    local s = core.session { api_key = KEY }
-    assert.equal("Bearer " .. KEY, core.bearer(s))
-    s:close()
-    assert.has_error(function() core.bearer(s) end)
-  end)
-end)
-
 describe("core.is_id", function()
   it("is a prefix, '_' and 26 [a-z0-9]", function()
     assert.is_true(core.is_id("ctm", "ctm_01hv8gq4zx7w2x3y4z5a6b7c8d"))
