@@ -153,6 +153,7 @@ describe("request loop", function()
     assert.is_nil(ok)
     assert.equal("timeout", err.code)
     assert.equal(429, err.status)
+    assert.equal(30, err.retry_after)
     assert.same({}, clock.sleeps)
   end)
 

@@ -117,6 +117,13 @@ local function eval(conn, script, keys, args)
   return value, err, kind
 end
 
+-- The cosocket keep-alive pool of a configuration: the password only as a
+-- digest, so that it appears nowhere in nginx's pool names.
+local function pool_name(cfg)
+  return "paddle.redis:" .. cfg.host .. ":" .. cfg.port .. ":" .. cfg.db .. ":" .. (cfg.user or "")
+    .. ":" .. (cfg.password and core.hex(core.sha1(cfg.password)) or "")
+end
+
 -- connect(cfg [, timeout]) -> connection (lazy: nothing is sent yet)
 function _M.connect(cfg, timeout)
   timeout = timeout or DEFAULT_TIMEOUT
@@ -124,7 +131,8 @@ function _M.connect(cfg, timeout)
   local blocking -- the C connection, kept open between commands
   local function setup_with(command) return setup(cfg, command) end
 
-  local nonblocking = ngx and require("paddle.ngx.redis").new(cfg.host, cfg.port, timeout, setup_with)
+  local nonblocking = ngx and require("paddle.ngx.redis").new(cfg.host, cfg.port, timeout, setup_with,
+    pool_name(cfg))
 
   local command_blocking
   function command_blocking(...)

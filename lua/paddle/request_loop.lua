@@ -24,11 +24,14 @@ local new_error = errors.new
 
 local _M = {}
 
-local function timeout_error(ctx, attempts, detail, last)
+-- last: what the last attempt got ({ status, request_id }) when the budget
+-- ran out waiting to retry it; wait: the wait that did not fit.
+local function timeout_error(ctx, attempts, detail, last, wait)
   return new_error {
     type = "transport_error", code = "timeout", attempts = attempts,
     detail = format("the call's timeout of %g s ran out %s", ctx.timeout, detail),
     status = last and last.status, request_id = last and last.request_id,
+    retry_after = last and wait or nil,
   }
 end
 
@@ -43,7 +46,7 @@ end
 -- Returns nil when the wait was made, else an error.
 local function wait_within(ctx, deadline, wait, attempts, what, last)
   if ctx.now() + wait > deadline then
-    return timeout_error(ctx, attempts, format("(%s would need %.3g s more)", what, wait), last)
+    return timeout_error(ctx, attempts, format("(%s would need %.3g s more)", what, wait), last, wait)
   end
   if ctx.sleep(wait) then return interrupted_error(attempts) end
   return nil

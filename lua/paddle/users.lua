@@ -288,6 +288,11 @@ end
 function _M.check(users, opts)
   local key = _M.match_key(opts and opts.match)
   local p = problems("users", key)
+  for k in pairs(users) do -- sync reads users with ipairs: a hole would drop who follows it
+    if type(k) ~= "number" or k < 1 or k > #users or k % 1 ~= 0 then
+      p.add(tostring(k), "users must be an array (1..n without holes)")
+    end
+  end
   for i, u in pairs(users) do
     if type(u) ~= "table" then
       p.add(i, "not a table")

@@ -15,7 +15,6 @@
 local core = require "paddle.core"
 local errors = require "paddle.errors"
 local dedupe = require "paddle.webhooks.dedupe"
-local cjson = require "cjson.safe"
 
 local type = type
 local error = error
@@ -23,7 +22,7 @@ local rawget = rawget
 local tostring = tostring
 local format = string.format
 local floor = math.floor
-local decode = cjson.decode
+local decode = require("paddle.json").decode -- one codec, one NaN rule
 local hmac_hex = core.hmac_sha256_hex
 local new_error = errors.new
 

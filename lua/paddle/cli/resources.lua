@@ -148,6 +148,9 @@ function HANDLERS.list(res, ctx)
   pos[#pos + 1] = params
   local w = ctx.writer { columns = res.columns, list = true }
   local limit = args.limit
+  if limit ~= nil and (limit < 1 or limit % 1 ~= 0) then
+    return ctx.usage("--limit must be a whole number >= 1")
+  end
   for entity, err in fn(unpack(pos)) do
     if entity == false then
       w.finish()

@@ -2,6 +2,7 @@
 -- shares the window and the 429 block through an ngx.shared dict. The window
 -- is core.window_acquire's packed state, updated under a short lock; the
 -- critical section never yields, so the lock is held for microseconds.
+local http = require "paddle.ngx.http"
 local window = require "paddle.limiter.window"
 
 local ngx = ngx
@@ -33,7 +34,16 @@ function _M.new(dict_name, rate_limit)
   local size = rate_limit and window.state_size(rate_limit)
 
   local function locked(fn)
-    while not dict:add(KEY_LOCK, true, LOCK_TTL) do ngx.sleep(LOCK_POLL) end
+    while true do
+      local added, err = dict:add(KEY_LOCK, true, LOCK_TTL)
+      if added then break end
+      -- A full dict, or a phase that cannot sleep: the limiter falls back.
+      if err ~= "exists" then return nil, "shared dict " .. dict_name .. ": " .. tostring(err) end
+      if not http.available() then
+        return nil, "shared dict " .. dict_name .. " is locked and this phase cannot wait"
+      end
+      ngx.sleep(LOCK_POLL)
+    end
     local ok, a, b, c = pcall(fn)
     dict:delete(KEY_LOCK)
     if not ok then error(a, 0) end
@@ -61,12 +71,16 @@ function _M.new(dict_name, rate_limit)
   function store.block(seconds)
     local now = clock()
     local until_t = now + seconds
-    if until_t <= (dict:get(KEY_BLOCK) or 0) then return true end
-    local ok, err = dict:set(KEY_BLOCK, until_t, seconds + 1)
-    if not ok then return nil, "shared dict " .. dict_name .. ": " .. err end
-    local state = rate_limit and spread(rate_limit, until_t)
-    if state then locked(function() dict:set(KEY_WINDOW, state) end) end
-    return true
+    -- Compared and set under the lock: a shorter block from another worker
+    -- never replaces a longer one.
+    return locked(function()
+      if until_t <= (dict:get(KEY_BLOCK) or 0) then return true end
+      local ok, err = dict:set(KEY_BLOCK, until_t, seconds + 1)
+      if not ok then return nil, "shared dict " .. dict_name .. ": " .. err end
+      local state = rate_limit and spread(rate_limit, until_t)
+      if state then dict:set(KEY_WINDOW, state) end
+      return true
+    end)
   end
 
   function store.close() end

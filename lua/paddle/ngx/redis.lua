@@ -59,12 +59,12 @@ local function read_reply(sock, depth)
   return nil, "redis protocol error: unknown reply type", "io"
 end
 
--- new(host, port, timeout, setup) -> connection; setup(command) runs the
+-- new(host, port, timeout, setup, pool) -> connection; setup(command) runs the
 -- commands a fresh connection needs through `command` and returns true or
--- nil, err, kind.
-function _M.new(host, port, timeout, setup)
+-- nil, err, kind. pool names the keep-alive pool: one per credentials and db,
+-- so a pooled connection is always already set up for them.
+function _M.new(host, port, timeout, setup, pool)
   local conn = {}
-  local pool = "paddle.redis:" .. host .. ":" .. port .. ":" .. tostring(setup)
 
   local function exchange(s, ...)
     local ok, err = s:send(encode({ ... }, select("#", ...)))

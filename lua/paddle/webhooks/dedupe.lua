@@ -183,8 +183,9 @@ function _M.new(opts, level)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then error("deduper options must be a table", level) end
   local ttl = opts.ttl or DEFAULT_TTL
-  if type(ttl) ~= "number" or ttl ~= ttl or ttl <= 0 then
-    error("deduper ttl must be a number of seconds > 0", level)
+  -- at most 2^31 s: Redis' EX and ngx.shared take whole seconds of that size
+  if type(ttl) ~= "number" or not (ttl > 0 and ttl <= 2 ^ 31) then
+    error("deduper ttl must be a number of seconds > 0 and <= 2^31", level)
   end
   if opts.shared_dict ~= nil and opts.redis ~= nil then
     error("deduper takes shared_dict or redis, not both", level)
