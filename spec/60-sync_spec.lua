@@ -63,6 +63,11 @@ describe("paddle.sync", function()
     plan, err = sync.plan({ { email = "a@example.com" }, [3] = { email = "b@example.com" } }, { client = client })
     assert.is_nil(plan)
     assert.matches("users must be an array", tostring(err), 1, true)
+    -- 42 and "42" are one match key for sync: the check says so before anything is sent
+    plan, err = sync.plan({ { email = "a@example.com", custom_data = { uid = 42 } },
+      { email = "b@example.com", custom_data = { uid = "42" } } }, { client = client, match = "custom_data.uid" })
+    assert.is_nil(plan)
+    assert.matches("is also on line", tostring(err), 1, true)
     assert.has_error(function() sync.plan({}, { client = client, match = "phone" }) end)
     assert.has_error(function() sync.apply({}, { client = client }) end)
     assert.equal(0, #m:requests())

@@ -15,7 +15,6 @@ local json = require "paddle.json"
 local users_mod = require "paddle.users"
 
 local error = error
-local format = string.format
 local os_date = os.date
 local io_open = io.open
 local ipairs = ipairs
@@ -62,11 +61,7 @@ local function compact(c)
     custom_data = cd }
 end
 
--- A custom_data value as a match key: 42, 42.0 and "42" are one key.
-local function key_string(v)
-  if type(v) == "number" and v % 1 == 0 and v > -2^53 and v < 2^53 then return format("%d", v) end
-  return tostring(v)
-end
+local key_string = users_mod.key_string
 
 -- Values compare as text where one is a number: a CSV cell "7" equals the
 -- 7 another system stored, and the sync does not flip its type.

@@ -17,6 +17,7 @@ local io_stdin = io.stdin
 local lower = string.lower
 local match = string.match
 local next = next
+local format = string.format
 local pairs = pairs
 local tostring = tostring
 local type = type
@@ -26,6 +27,12 @@ local null = json.null
 local _M = {
   MAX_REPORTED = 20, -- problems listed in one error
 }
+
+-- A custom_data value as a match key: 42, 42.0 and "42" are one key.
+function _M.key_string(v)
+  if type(v) == "number" and v % 1 == 0 and v > -2^53 and v < 2^53 then return format("%d", v) end
+  return tostring(v)
+end
 
 -- Paddle's own check, give or take: one @, a dot in the domain, no spaces.
 local EMAIL_PATTERN = "^[^%s@\"<>,;]+@[^%s@\"<>,;]+%.[^%s@\"<>,;]+$"
@@ -121,7 +128,7 @@ function check_user(u, line, p, seen, key)
     elseif type(v) ~= "string" and type(v) ~= "number" then
       p.add(line, "custom_data." .. key .. " must be a string or number to match on, got " .. shown(v))
     else
-      local k = tostring(v)
+      local k = _M.key_string(v) -- as sync matches: 42 and "42" would collide there
       if seen.key[k] then
         p.add(line, "custom_data." .. key .. " " .. shown(k) .. " is also on line " .. seen.key[k])
       else
