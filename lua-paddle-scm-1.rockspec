@@ -39,7 +39,7 @@ build = {
   modules = {
     ["paddle.core"] = {
       sources = { "csrc/core.c", "csrc/encoding.c", "csrc/http_head.c", "csrc/ids.c", "csrc/limiter_file.c",
-        "csrc/normalize.c", "csrc/resp.c", "csrc/session.c", "csrc/signature.c", "csrc/webhook.c" },
+        "csrc/json_decode.c", "csrc/resp.c", "csrc/session.c", "csrc/signature.c", "csrc/webhook.c" },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "csrc", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },

@@ -18,7 +18,7 @@ int luaopen_paddle_core(lua_State *L) {
   lua_setfield(L, -2, "lua_version");
   paddle_open_encoding(L);
   paddle_open_ids(L);
-  paddle_open_normalize(L);
+  paddle_open_json_decode(L);
   paddle_open_session(L);
   paddle_open_webhook(L);
   paddle_open_http_head(L);

@@ -15,7 +15,7 @@
 
 PADDLE_INTERNAL void paddle_open_encoding(lua_State *L); /* encoding.c: hex, percent-encoding */
 PADDLE_INTERNAL void paddle_open_ids(lua_State *L);      /* ids.c: Paddle id syntax */
-PADDLE_INTERNAL void paddle_open_normalize(lua_State *L); /* normalize.c: cjson.null, integers */
+PADDLE_INTERNAL void paddle_open_json_decode(lua_State *L); /* json_decode.c: JSON text to Lua values */
 PADDLE_INTERNAL void paddle_open_session(lua_State *L);  /* session.c: key, retry policy, pacing */
 PADDLE_INTERNAL void paddle_open_webhook(lua_State *L);  /* webhook.c: Paddle-Signature, HMAC */
 PADDLE_INTERNAL void paddle_open_http_head(lua_State *L); /* http_head.c: HTTP/1.1 heads for cosockets */

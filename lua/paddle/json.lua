@@ -1,16 +1,20 @@
 -- JSON for the client's request bodies and for the emulator (lua-paddle-mock
 -- requires this module too: one codec, one number format, one NaN rule).
 --
--- Decoding is lua-cjson's, on a private instance (the caller's cjson settings
--- are left alone) that refuses NaN, Infinity and hex numbers. Encoding is
--- ours because lua-cjson 2.1.0 (Debian's) cannot say `[]` for an empty table,
--- escapes "/" and cannot keep an object's field order:
+-- Decoding is paddle.core's (csrc/json_decode.c): strict RFC 8259, whole
+-- numbers as Lua integers under 5.4, numbers beyond a double's range refused
+-- (without paddle.core, lua-cjson's: see below).
+-- Encoding is ours too. lua-cjson 2.1.0 (Debian's) decodes every number as a
+-- float, cannot say `[]` for an empty table, escapes "/" and cannot keep an
+-- object's field order:
 --   json.encode(v)            -> text | nil, message   (keys sorted; NaN/inf refused)
 --   json.decode(text)         -> value | nil, message  (null is json.null)
+--   json.decode(text, { keep_null = false })
+--                             -> null reads as nil (left out of objects, a
+--                                hole in arrays)
 --   json.decode(text, { arrays = true })
 --                             -> every array carries json.array's metatable,
---                                empty ones included, so [] and {} stay apart;
---                                numbers beyond a double's range are refused
+--                                empty ones included, so [] and {} stay apart
 --   json.array(t)             -> t, encoded as an array even when empty
 --   json.is_array_marked(t), json.is_array(v), json.is_object(v)
 --   json.object(fields, t)    -> text: t's fields in this order, absent ones null
@@ -18,12 +22,13 @@
 --   json.string(s)            -> s as a JSON string
 -- object() and raw() are for values the program builds itself: a value JSON
 -- cannot hold there is a bug, and raises.
-local cjson = require("cjson.safe").new()
+-- Absent only where the emulator runs in nginx from its own rock (below).
+local has_core, core = pcall(require, "paddle.core")
 
 local concat = table.concat
 local error = error
-local find = string.find
 local floor = math.floor
+local find = string.find
 local format = string.format
 local getmetatable = getmetatable
 local gsub = string.gsub
@@ -38,11 +43,10 @@ local tonumber = tonumber
 local tostring = tostring
 local type = type
 
-cjson.decode_invalid_numbers(false)
-
 local _M = {}
 
-local null = cjson.null
+local json_decode = has_core and core.json_decode or nil
+local null = has_core and core.json_null or require("cjson").null -- a NULL light userdata
 _M.null = null
 
 local array_mt = { __name = "paddle.array" }
@@ -172,6 +176,16 @@ function _M.object(fields, t)
 end
 
 ---------------------------------------------------------------- decoding
+-- Without paddle.core (the emulator inside nginx from its own rock, whose
+-- core is built for Lua 5.4): lua-cjson, on a private instance that refuses
+-- NaN, Infinity and hex numbers. Numbers stay floats there and keep_null =
+-- false is not offered; the emulator needs neither.
+local cjson
+if not json_decode then
+  cjson = require("cjson.safe").new()
+  cjson.decode_invalid_numbers(false)
+end
+
 -- cjson decodes [] and {} alike (an empty table). With { arrays = true },
 -- every empty array of the text is first rewritten as a one-element array
 -- holding a marker string, then the decoded tree is walked: marker arrays
@@ -254,11 +268,19 @@ local function decode_marked(text)
   return nil, "cannot tell this text's empty arrays apart"
 end
 
--- json.decode(text[, opts]) -> value | nil, message (json.null for JSON null)
+-- json.decode(text[, opts]) -> value | nil, message
+--   opts.keep_null = false: JSON null reads as nil (default: json.null)
+--   opts.arrays: every array carries json.array's metatable
+-- Options are looked up once per call; the client passes constant tables.
 function _M.decode(text, opts)
   if type(text) ~= "string" then return nil, "no JSON text" end
-  if opts and opts.arrays then return decode_marked(text) end
-  return cjson.decode(text)
+  if not json_decode then
+    if opts and opts.keep_null == false then error("keep_null = false needs paddle.core", 2) end
+    if opts and opts.arrays then return decode_marked(text) end
+    return cjson.decode(text)
+  end
+  if opts == nil then return json_decode(text, true) end
+  return json_decode(text, opts.keep_null ~= false, opts.arrays and array_mt or nil)
 end
 
 return _M

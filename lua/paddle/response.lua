@@ -9,7 +9,6 @@
 -- "entity" (data: object whose id has `prefix`, e.g. "ctm"), "none"
 -- (no content: 204 or an empty body), or nil for client.request's generic
 -- answer (data when there is one, else the whole document).
-local core = require "paddle.core"
 local errors = require "paddle.errors"
 local ids = require "paddle.ids"
 local json = require "paddle.json"
@@ -17,7 +16,6 @@ local json = require "paddle.json"
 local format = string.format
 local gsub = string.gsub
 local next = next
-local normalize = core.normalize
 local pairs = pairs
 local sub = string.sub
 local tostring = tostring
@@ -40,11 +38,9 @@ local function invalid(status, request_id, attempts, why, body)
   }
 end
 
+local KEEP_NULL, NULL_AS_NIL = { keep_null = true }, { keep_null = false }
 local function decode_json(body, keep_null)
-  local value, err = json.decode(body)
-  if value == nil then return nil, err end
-  if type(value) == "table" and normalize then value = normalize(value, keep_null) end
-  return value
+  return json.decode(body, keep_null and KEEP_NULL or NULL_AS_NIL)
 end
 
 -- true when t is a JSON array: keys exactly 1..#t (an empty table counts).
