@@ -272,23 +272,74 @@ static int parse_value(parser *s);
 
 static int enter(parser *s) {
   if (++s->depth > JSON_MAX_DEPTH) return fail(s, "nested too deeply", s->p);
-  if (!lua_checkstack(s->L, 4)) return fail(s, "nested too deeply for the Lua stack", s->p);
+  if (!lua_checkstack(s->L, 2)) return fail(s, "nested too deeply for the Lua stack", s->p);
   return PUSHED;
+}
+
+/* Members wait on the Lua stack, up to GATHER of them, so that each table
+ * is made once at its final size: filling an empty table rehashes it at 1,
+ * 2, 4, 8... entries. Only the outer GATHER_DEPTH levels gather: LuaJIT
+ * gives a C function at most 8000 stack slots. */
+#define GATHER 32
+#define GATHER_DEPTH 16
+
+/* The table at slot (made now, sized for n more entries than it gets here,
+ * if slot still holds nil) takes the n key/value pairs above it, in the
+ * document's order: of duplicate keys the last wins. */
+static void flush_pairs(lua_State *L, int slot, int n, int more) {
+  int i;
+  if (lua_isnil(L, slot)) {
+    lua_createtable(L, 0, n + more);
+    lua_replace(L, slot);
+  }
+  for (i = 0; i < n; i++) {
+    lua_pushvalue(L, slot + 1 + 2 * i);
+    lua_pushvalue(L, slot + 2 + 2 * i);
+    lua_rawset(L, slot);
+  }
+  lua_settop(L, slot);
+}
+
+/* The same for the n items above slot, the first of them at index first;
+ * a nil (a null) leaves its index empty. */
+static void flush_items(parser *s, int slot, int n, lua_Integer first, int more) {
+  lua_State *L = s->L;
+  if (lua_isnil(L, slot)) {
+    lua_createtable(L, n + more, 0);
+    if (s->array_mt) {
+      lua_pushvalue(L, s->array_mt);
+      lua_setmetatable(L, -2);
+    }
+    lua_replace(L, slot);
+  }
+  for (; n > 0; n--) { /* from the top down: lua_rawseti pops */
+    if (lua_isnil(L, -1)) lua_pop(L, 1);
+    else lua_rawseti(L, slot, first + n - 1);
+  }
 }
 
 static int parse_object(parser *s) {
   lua_State *L = s->L;
+  int slot, pending = 0, gather;
   if (enter(s) == FAILED) return FAILED;
-  lua_newtable(L);
+  gather = s->depth <= GATHER_DEPTH ? GATHER : 1;
+  lua_pushnil(L); /* the table's place until it is made */
+  slot = lua_gettop(L);
   s->p++;
   skip_space(s);
   if (*s->p == '}') {
     s->p++;
+    flush_pairs(L, slot, 0, 0);
     s->depth--;
     return PUSHED;
   }
   for (;;) {
     int got;
+    if (pending == gather) {
+      flush_pairs(L, slot, pending, pending);
+      pending = 0;
+    }
+    if (!lua_checkstack(L, 4)) return fail(s, "nested too deeply for the Lua stack", s->p);
     if (*s->p != '"') return fail(s, "expected a string key", s->p);
     s->p++;
     if (parse_string(s) == FAILED) return FAILED;
@@ -298,7 +349,7 @@ static int parse_object(parser *s) {
     skip_space(s);
     got = parse_value(s);
     if (got == FAILED) return FAILED;
-    if (got == PUSHED) lua_rawset(L, -3);
+    if (got == PUSHED) pending++;
     else lua_pop(L, 1); /* the key of a null */
     skip_space(s);
     if (*s->p == ',') {
@@ -311,31 +362,39 @@ static int parse_object(parser *s) {
       return fail(s, "expected ',' or '}' in an object", s->p);
     }
   }
+  flush_pairs(L, slot, pending, 0);
   s->depth--;
   return PUSHED;
 }
 
 static int parse_array(parser *s) {
   lua_State *L = s->L;
-  lua_Integer i = 0;
+  lua_Integer first = 1;
+  int slot, pending = 0, gather;
   if (enter(s) == FAILED) return FAILED;
-  lua_newtable(L);
-  if (s->array_mt) {
-    lua_pushvalue(L, s->array_mt);
-    lua_setmetatable(L, -2);
-  }
+  gather = s->depth <= GATHER_DEPTH ? GATHER : 1;
+  lua_pushnil(L); /* the table's place until it is made */
+  slot = lua_gettop(L);
   s->p++;
   skip_space(s);
   if (*s->p == ']') {
     s->p++;
+    flush_items(s, slot, 0, first, 0);
     s->depth--;
     return PUSHED;
   }
   for (;;) {
-    int got = parse_value(s);
+    int got;
+    if (pending == gather) {
+      flush_items(s, slot, pending, first, pending);
+      first += pending;
+      pending = 0;
+    }
+    if (!lua_checkstack(L, 4)) return fail(s, "nested too deeply for the Lua stack", s->p);
+    got = parse_value(s);
     if (got == FAILED) return FAILED;
-    i++;
-    if (got == PUSHED) lua_rawseti(L, -2, i);
+    if (got == SKIPPED_NULL) lua_pushnil(L); /* keeps its index */
+    pending++;
     skip_space(s);
     if (*s->p == ',') {
       s->p++;
@@ -347,6 +406,7 @@ static int parse_array(parser *s) {
       return fail(s, "expected ',' or ']' in an array", s->p);
     }
   }
+  flush_items(s, slot, pending, first, 0);
   s->depth--;
   return PUSHED;
 }
