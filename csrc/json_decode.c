@@ -298,8 +298,19 @@ static int parse_object(parser *s) {
     skip_space(s);
     got = parse_value(s);
     if (got == FAILED) return FAILED;
-    if (got == PUSHED) lua_rawset(L, -3);
-    else lua_pop(L, 1); /* the key of a null */
+    if (got == PUSHED) {
+      lua_rawset(L, -3);
+    } else { /* a null: no field, even where an earlier duplicate key set one */
+      lua_pushvalue(L, -1);
+      lua_rawget(L, -3);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 2);
+      } else {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+      }
+    }
     skip_space(s);
     if (*s->p == ',') {
       s->p++;
