@@ -187,19 +187,32 @@ static int parse_string(parser *s) {
   return PUSHED;
 }
 
-/* strtod reads the C locale's '.' only when LC_NUMERIC says so. */
-static int to_double(const char *from, const char *to, double *out) {
-  char local[256], *end;
+/* strtod reads the C locale's '.' only when LC_NUMERIC says so: otherwise
+ * the number again with the locale's decimal point (one byte or more) for
+ * its '.', in a Lua userdata when it is long (pushed, then popped). */
+static int to_double(lua_State *L, const char *from, const char *to, double *out) {
+  char local[256], *buf = local, *end;
   const char *point;
-  size_t n = (size_t)(to - from), i;
+  size_t n = (size_t)(to - from), k, i, j;
+  int ok;
   *out = strtod(from, &end);
   if (end == to) return 1;
   point = localeconv()->decimal_point;
-  if (n >= sizeof local || point == NULL || point[0] == '\0' || point[1] != '\0') return 0;
-  for (i = 0; i < n; i++) local[i] = from[i] == '.' ? point[0] : from[i];
-  local[n] = '\0';
-  *out = strtod(local, &end);
-  return end == local + n;
+  if (point == NULL || (k = strlen(point)) == 0) return 0;
+  if (n + k >= sizeof local) buf = (char *)lua_newuserdata(L, n + k); /* one '.' at most */
+  for (i = j = 0; i < n; i++) {
+    if (from[i] == '.') {
+      memcpy(buf + j, point, k);
+      j += k;
+    } else {
+      buf[j++] = from[i];
+    }
+  }
+  buf[j] = '\0';
+  *out = strtod(buf, &end);
+  ok = end == buf + j;
+  if (buf != local) lua_pop(L, 1);
+  return ok;
 }
 
 static void push_double(lua_State *L, double d) {
@@ -255,7 +268,7 @@ static int parse_number(parser *s) {
     lua_pushnumber(s->L, negative ? -d : d);
     return PUSHED;
   }
-  if (!to_double(start, p, &d)) return fail(s, "invalid number", start);
+  if (!to_double(s->L, start, p, &d)) return fail(s, "invalid number", start);
   if (d == HUGE_VAL || d == -HUGE_VAL) return fail(s, "number out of range", start);
   push_double(s->L, d);
   return PUSHED;
@@ -285,7 +298,9 @@ static int enter(parser *s) {
 
 /* The table at slot (made now, sized for n more entries than it gets here,
  * if slot still holds nil) takes the n key/value pairs above it, in the
- * document's order: of duplicate keys the last wins. */
+ * document's order: of duplicate keys the last wins. A nil value (a null)
+ * removes an earlier duplicate and is otherwise skipped: LuaJIT would keep
+ * an empty slot for it. */
 static void flush_pairs(lua_State *L, int slot, int n, int more) {
   int i;
   if (lua_isnil(L, slot)) {
@@ -294,6 +309,15 @@ static void flush_pairs(lua_State *L, int slot, int n, int more) {
   }
   for (i = 0; i < n; i++) {
     lua_pushvalue(L, slot + 1 + 2 * i);
+    if (lua_isnil(L, slot + 2 + 2 * i)) {
+      lua_rawget(L, slot);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_pop(L, 1);
+      lua_pushvalue(L, slot + 1 + 2 * i);
+    }
     lua_pushvalue(L, slot + 2 + 2 * i);
     lua_rawset(L, slot);
   }
@@ -349,8 +373,8 @@ static int parse_object(parser *s) {
     skip_space(s);
     got = parse_value(s);
     if (got == FAILED) return FAILED;
-    if (got == PUSHED) pending++;
-    else lua_pop(L, 1); /* the key of a null */
+    if (got == SKIPPED_NULL) lua_pushnil(L); /* no field, even over an earlier duplicate */
+    pending++;
     skip_space(s);
     if (*s->p == ',') {
       s->p++;
