@@ -22,7 +22,8 @@ cannot declare: install those with the system's package manager.
 }
 
 -- paddle.json (the JSON codec the emulator shares with the client) comes
--- from lua-paddle; lua-cjson is what paddle.json decodes with.
+-- from lua-paddle. Inside nginx paddle.json decodes with lua-cjson: the
+-- rock's paddle.core is built for the Lua that LuaRocks runs, not LuaJIT.
 dependencies = {
   "lua >= 5.1",
   "lua-paddle",

@@ -22,8 +22,7 @@ Paddle emulator is a separate rock, lua-paddle-mock.
 }
 
 dependencies = {
-  "lua >= 5.1",
-  "lua-cjson",
+  "lua >= 5.1", -- JSON is paddle.core's own (csrc/json_decode.c and paddle.json): no lua-cjson
   "argparse", -- the `paddle` command (Debian: lua-argparse)
 }
 
