@@ -634,9 +634,25 @@ static int l_handle_headers(lua_State *L) {
   return 1;
 }
 
+/* The handle's perform as a plain function: h:sender() -> send(session, ...),
+ * the handle an upvalue, so the request loop calls C without a Lua wrapper. */
+static int l_bound_perform(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return l_handle_perform(L);
+}
+
+static int l_handle_sender(lua_State *L) {
+  check_handle(L, 1);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, l_bound_perform, 1);
+  return 1;
+}
+
 static const luaL_Reg handle_methods[] = {
   {"set_headers", l_handle_set_headers},
   {"perform", l_handle_perform},
+  {"sender", l_handle_sender},
   {"headers", l_handle_headers},
   {"close", l_handle_close},
   {NULL, NULL}

@@ -143,6 +143,14 @@ static double window_take(double *ring, int size, int *count, int *next, double 
   return 0;
 }
 
+/* s:share_block(seconds): nothing to do. The session keeps its own 429
+ * block (decide() sets it), so it can be the request loop's limiter itself
+ * when no store is shared: one C call per send, no Lua wrapper. */
+static int l_session_share_block(lua_State *L) {
+  check_session(L, 1);
+  return 0;
+}
+
 /* s:acquire(now) -> 0 when the caller may send now (the send is recorded),
  * or the seconds to wait and why ("blocked" after a 429, else "pacing"). */
 static int l_session_acquire(lua_State *L) {
@@ -431,6 +439,7 @@ static int l_sleep(lua_State *L) {
 
 static const luaL_Reg session_methods[] = {
   {"acquire", l_session_acquire},
+  {"share_block", l_session_share_block},
   {"decide", l_session_decide},
   {"blocked_until", l_session_blocked_until},
   {"close", l_session_close},

@@ -83,21 +83,15 @@ local function default_warn()
   return function(msg) io_stderr:write("lua-paddle: warning: ", msg, "\n") end
 end
 
--- Without a shared store the session is the limiter: its own window and
--- the 429 block it keeps (decide() sets it, so there is nothing to share).
-local SessionLimiter = {}
-SessionLimiter.__index = SessionLimiter
-function SessionLimiter:acquire(t) return self.session:acquire(t) end
-function SessionLimiter.share_block() end
-function SessionLimiter.close() end
-
 -- The limiter the loop asks before each send: the session's own window, or
 -- a shared store (paddle.limiter) when the `limiter` option names one.
 local function make_limiter(o, session, now, warn)
   if o.limiter then
     return require("paddle.limiter").new(o.limiter, o.rate_limit or nil, session, { warn = warn, now = now })
   end
-  return setmetatable({ session = session }, SessionLimiter)
+  -- Without a shared store the session is the limiter: its own window and
+  -- the 429 block it keeps (decide() sets it, so share_block has nothing to do).
+  return session
 end
 
 -- One clock per client so pacing stays consistent across transports.
@@ -263,7 +257,7 @@ function Client:close()
   if self._closed then return end
   self._closed = true
   for _, entry in pairs(self._transports) do entry.transport.close() end
-  self._limiter:close()
+  if self._limiter ~= self._session then self._limiter:close() end
   self._session:close()
 end
 

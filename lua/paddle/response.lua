@@ -11,7 +11,6 @@
 -- answer (data when there is one, else the whole document).
 local errors = require "paddle.errors"
 local ids = require "paddle.ids"
-local json = require "paddle.json"
 
 local format = string.format
 local gsub = string.gsub
@@ -38,10 +37,9 @@ local function invalid(status, request_id, attempts, why, body)
   }
 end
 
-local KEEP_NULL, NULL_AS_NIL = { keep_null = true }, { keep_null = false }
-local function decode_json(body, keep_null)
-  return json.decode(body, keep_null and KEEP_NULL or NULL_AS_NIL)
-end
+-- paddle.json's decoder itself, called directly on the hot path: the body
+-- is always a string here.
+local decode_json = require("paddle.core").json_decode
 
 -- true when t is a JSON array: keys exactly 1..#t (an empty table counts).
 local function is_array(t)
