@@ -367,7 +367,10 @@ local function one_id_call(e)
     or sub(template, head + 1, tail - 1) ~= e.args[1] or find(template, "{", tail, true) then
     return nil
   end
-  local before, after, id_prefix = sub(template, 1, head - 1), sub(template, tail + 1), ids.PREFIX[e.args[1]]
+  -- The absolute URL up to the id: one concatenation per call (send takes
+  -- an absolute URL on base_url as it is).
+  local before = client.base_url .. sub(template, 1, head - 1)
+  local after, id_prefix = sub(template, tail + 1), ids.PREFIX[e.args[1]]
   local is_id = ids.valid
   local method, body, expect, prefix = e.method, e.fixed_body, e.expect, e.prefix
   return function(id, ...)
