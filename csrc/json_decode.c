@@ -353,23 +353,39 @@ static void flush_items(parser *s, int slot, int n, lua_Integer first, int more)
   }
 }
 
-static int parse_object(parser *s) {
-  lua_State *L = s->L;
-  int slot, pending = 0, gather;
+/* Opens the object or array at s->p: pushes its table's place (nil until
+ * the table is made) at *slot and says how many members it gathers. Returns
+ * 1 when members follow, 0 when it closes at once. */
+static int open_container(parser *s, char close, int *slot, int *gather) {
   if (enter(s) == FAILED) return FAILED;
-  gather = s->depth <= GATHER_DEPTH ? GATHER : 1;
-  lua_pushnil(L); /* the table's place until it is made */
-  slot = lua_gettop(L);
+  *gather = s->depth <= GATHER_DEPTH ? GATHER : 1;
+  lua_pushnil(s->L);
+  *slot = lua_gettop(s->L);
   s->p++;
   skip_space(s);
-  if (*s->p == '}') {
+  if (*s->p != close) return 1;
+  s->p++;
+  return 0;
+}
+
+/* After a member: 1 when ',' says another follows, 0 at the closing byte. */
+static int next_member(parser *s, char close, const char *expected) {
+  skip_space(s);
+  if (*s->p == ',') {
     s->p++;
-    flush_pairs(L, slot, 0, 0);
-    s->depth--;
-    return PUSHED;
+    skip_space(s);
+    return 1;
   }
-  for (;;) {
-    int got;
+  if (*s->p != close) return fail(s, expected, s->p);
+  s->p++;
+  return 0;
+}
+
+static int parse_object(parser *s) {
+  lua_State *L = s->L;
+  int slot, gather, pending = 0;
+  int more = open_container(s, '}', &slot, &gather);
+  while (more == 1) {
     if (pending == gather) {
       flush_pairs(L, slot, pending, pending);
       pending = 0;
@@ -384,21 +400,15 @@ static int parse_object(parser *s) {
     if (*s->p != ':') return fail(s, "expected ':' after a key", s->p);
     s->p++;
     skip_space(s);
-    got = parse_value(s);
-    if (got == FAILED) return FAILED;
-    if (got == SKIPPED_NULL) lua_pushnil(L); /* no field, even over an earlier duplicate */
-    pending++;
-    skip_space(s);
-    if (*s->p == ',') {
-      s->p++;
-      skip_space(s);
-    } else if (*s->p == '}') {
-      s->p++;
-      break;
-    } else {
-      return fail(s, "expected ',' or '}' in an object", s->p);
+    switch (parse_value(s)) {
+      case FAILED: return FAILED;
+      case SKIPPED_NULL: lua_pushnil(L); break; /* no field, even over an earlier duplicate */
+      default: break;
     }
+    pending++;
+    more = next_member(s, '}', "expected ',' or '}' in an object");
   }
+  if (more == FAILED) return FAILED;
   flush_pairs(L, slot, pending, 0);
   s->depth--;
   return PUSHED;
@@ -407,21 +417,9 @@ static int parse_object(parser *s) {
 static int parse_array(parser *s) {
   lua_State *L = s->L;
   lua_Integer first = 1;
-  int slot, pending = 0, gather;
-  if (enter(s) == FAILED) return FAILED;
-  gather = s->depth <= GATHER_DEPTH ? GATHER : 1;
-  lua_pushnil(L); /* the table's place until it is made */
-  slot = lua_gettop(L);
-  s->p++;
-  skip_space(s);
-  if (*s->p == ']') {
-    s->p++;
-    flush_items(s, slot, 0, first, 0);
-    s->depth--;
-    return PUSHED;
-  }
-  for (;;) {
-    int got;
+  int slot, gather, pending = 0;
+  int more = open_container(s, ']', &slot, &gather);
+  while (more == 1) {
     if (pending == gather) {
       flush_items(s, slot, pending, first, pending);
       first += pending;
@@ -429,21 +427,15 @@ static int parse_array(parser *s) {
     }
     if (pending == 0 && !lua_checkstack(L, gather + 4))
       return fail(s, "nested too deeply for the Lua stack", s->p);
-    got = parse_value(s);
-    if (got == FAILED) return FAILED;
-    if (got == SKIPPED_NULL) lua_pushnil(L); /* keeps its index */
-    pending++;
-    skip_space(s);
-    if (*s->p == ',') {
-      s->p++;
-      skip_space(s);
-    } else if (*s->p == ']') {
-      s->p++;
-      break;
-    } else {
-      return fail(s, "expected ',' or ']' in an array", s->p);
+    switch (parse_value(s)) {
+      case FAILED: return FAILED;
+      case SKIPPED_NULL: lua_pushnil(L); break; /* keeps its index */
+      default: break;
     }
+    pending++;
+    more = next_member(s, ']', "expected ',' or ']' in an array");
   }
+  if (more == FAILED) return FAILED;
   flush_items(s, slot, pending, first, 0);
   s->depth--;
   return PUSHED;
