@@ -257,7 +257,7 @@ function Client:close()
   if self._closed then return end
   self._closed = true
   for _, entry in pairs(self._transports) do entry.transport.close() end
-  if self._limiter ~= self._session then self._limiter:close() end
+  self._limiter:close() -- may be the session itself: closing it twice is harmless
   self._session:close()
 end
 

@@ -27,8 +27,8 @@ local has_core, core = pcall(require, "paddle.core")
 
 local concat = table.concat
 local error = error
-local floor = math.floor
 local find = string.find
+local floor = math.floor
 local format = string.format
 local getmetatable = getmetatable
 local gsub = string.gsub
@@ -271,7 +271,6 @@ end
 -- json.decode(text[, opts]) -> value | nil, message
 --   opts.keep_null = false: JSON null reads as nil (default: json.null)
 --   opts.arrays: every array carries json.array's metatable
--- Options are looked up once per call; the client passes constant tables.
 function _M.decode(text, opts)
   if type(text) ~= "string" then return nil, "no JSON text" end
   if not json_decode then
