@@ -16,7 +16,7 @@
 -- its rounds' ratios, each round's programs measured one after the other.
 -- On a machine of 2 or more CPUs the get loops run on CPU 0 and the nginx
 -- worker on the last CPU, for the floor and lua-paddle alike: whether client
--- and server happen to share a CPU otherwise moves the CPU per call by 30%
+-- and server happen to share a CPU otherwise moves the CPU per call
 -- from one process to the next.
 package.path = "spec/?.lua;" .. package.path
 local mock = require "support.mock"
